@@ -1,0 +1,301 @@
+#!/usr/bin/env bash
+# scripts/test.sh — the rreg test-suite runner (also what CI runs via .ci/run).
+#
+# Works on a fresh Debian 12 machine as root. In order, it:
+#   1. installs the Debian packages the tests need, but only those missing
+#      (docker.io, skopeo, busybox-static, docker-registry, wrk, apache2-utils,
+#      hyperfine, time, curl, jq);
+#   2. makes sure a Docker engine answers: uses one that already does, or starts
+#      a private dockerd (own data/exec root and socket under a temp dir,
+#      no bridge, no iptables; storage driver overlay2, falling back to vfs);
+#   3. imports a tiny image `busybox:rreg-test` (a rootfs made from the static
+#      /bin/busybox; no network needed) and checks a container runs;
+#   4. runs cargo fmt --check, clippy -D warnings, builds the binaries and runs
+#      the workspace tests (cargo-nextest when available, else cargo test),
+#      stopping at the first failure.
+# On exit it stops only the dockerd it started (by PID) and removes its temp dirs.
+#
+# Environment handed to the tests:
+#   RREG_TEST_DOCKER=1            docker works (unset: docker tests should skip)
+#   RREG_TEST_DOCKER_IMAGE        busybox:rreg-test
+#   DOCKER                        path of the docker CLI (/usr/bin/docker)
+#   DOCKER_HOST                   socket of the private dockerd, when started here
+#   DOCKER_CONFIG                 a throw-away client config dir (docker login)
+#   PATH                          /usr/bin first, so `docker` is Debian's client
+#
+# Usage:
+#   scripts/test.sh              full run (what CI does)
+#   scripts/test.sh --env-only   set up packages + docker + image, print the
+#                                exports, smoke-test a container, tear down, exit
+# Knobs: RREG_REQUIRE_DOCKER=1 fails the run when docker cannot be made to work
+#        (by default the tests run without it, docker tests skipping);
+#        RREG_DOCKER_DRIVERS="overlay2 vfs" storage drivers to try, in order.
+
+set -euo pipefail
+
+ENV_ONLY=0
+case "${1:-}" in
+  --env-only) ENV_ONLY=1 ;;
+  "") ;;
+  -h|--help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) echo "usage: $0 [--env-only]" >&2; exit 2 ;;
+esac
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO_ROOT"
+
+TEST_IMAGE="busybox:rreg-test"
+DOCKERD_WAIT_SECS=60
+START_TS=$SECONDS
+
+section() { printf '\n==== %s ==== (+%ss)\n' "$*" "$((SECONDS - START_TS))"; }
+note()    { printf '  -> %s\n' "$*"; }
+warn()    { printf '  !! %s\n' "$*" >&2; }
+
+# /usr/bin first: Debian's docker client (matching the engine) wins over
+# /usr/local/bin/docker; /usr/sbin holds dockerd.
+export PATH="/usr/bin:/usr/sbin:/bin:/sbin:$PATH"
+if [[ -d "$HOME/.cargo/bin" && ":$PATH:" != *":$HOME/.cargo/bin:"* ]]; then
+  export PATH="$PATH:$HOME/.cargo/bin"
+fi
+
+# ---------------------------------------------------------------------------
+# 1. Debian packages
+# ---------------------------------------------------------------------------
+PACKAGES=(docker.io skopeo busybox-static docker-registry wrk apache2-utils hyperfine time curl jq)
+
+pkg_installed() {
+  [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
+}
+
+# Another apt/dpkg (e.g. a background install) may hold the lock: wait for it.
+wait_for_apt() {
+  local waited=0
+  while pgrep -x apt-get >/dev/null || pgrep -x apt >/dev/null || pgrep -x dpkg >/dev/null; do
+    if (( waited == 0 )); then note "another apt/dpkg is running; waiting for it"; fi
+    if (( waited >= 900 )); then warn "apt/dpkg still busy after ${waited}s; trying anyway"; break; fi
+    sleep 5; waited=$((waited + 5))
+  done
+}
+
+install_packages() {
+  local missing=() p
+  for p in "${PACKAGES[@]}"; do pkg_installed "$p" || missing+=("$p"); done
+  if (( ${#missing[@]} == 0 )); then note "all present: ${PACKAGES[*]}"; return; fi
+  note "installing: ${missing[*]}"
+  wait_for_apt
+  # Re-check: whoever held the lock may have installed them meanwhile.
+  local still=()
+  for p in "${missing[@]}"; do pkg_installed "$p" || still+=("$p"); done
+  if (( ${#still[@]} == 0 )); then note "installed meanwhile by someone else"; return; fi
+  export DEBIAN_FRONTEND=noninteractive NEEDRESTART_SUSPEND=1
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${still[@]}" >/dev/null
+  for p in "${still[@]}"; do pkg_installed "$p" || { warn "failed to install $p"; exit 1; }; done
+}
+
+# ---------------------------------------------------------------------------
+# 2. Docker engine
+# ---------------------------------------------------------------------------
+WORK_TMP="$(mktemp -d /tmp/rreg-test.XXXXXX)"  # short: unix socket paths are limited
+DOCKER_TMP="$WORK_TMP/docker"   # data/exec roots, socket, log of a dockerd started here
+DOCKERD_PID=""                  # PID of the dockerd this script started, if any
+
+if [[ -x /usr/bin/docker ]]; then DOCKER=/usr/bin/docker; else DOCKER="$(command -v docker || true)"; fi
+export DOCKER
+
+docker_ok() { [[ -n "$DOCKER" ]] && timeout 20 "$DOCKER" info >/dev/null 2>&1; }
+
+# Stop the dockerd started here (and its managed containerd), by PID only.
+stop_dockerd() {
+  [[ -n "$DOCKERD_PID" ]] || return 0
+  local pid="$DOCKERD_PID" ctrd_pid="" i
+  DOCKERD_PID=""
+  if [[ -f "$DOCKER_TMP/exec/containerd/containerd.pid" ]]; then
+    ctrd_pid="$(cat "$DOCKER_TMP/exec/containerd/containerd.pid" 2>/dev/null || true)"
+  fi
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 150; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    if kill -0 "$pid" 2>/dev/null; then
+      warn "dockerd $pid did not stop in 30s; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+  fi
+  # dockerd normally stops its containerd itself; make sure.
+  if [[ -n "$ctrd_pid" ]] && kill -0 "$ctrd_pid" 2>/dev/null; then
+    kill -TERM "$ctrd_pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do kill -0 "$ctrd_pid" 2>/dev/null || break; sleep 0.2; done
+    if kill -0 "$ctrd_pid" 2>/dev/null; then kill -KILL "$ctrd_pid" 2>/dev/null || true; fi
+  fi
+}
+
+# Unmount whatever is still mounted under a dir (deepest first), then delete it.
+remove_tree() {
+  local dir="$1" m
+  [[ -n "$dir" && -d "$dir" ]] || return 0
+  while read -r m; do
+    if [[ -n "$m" ]]; then umount -l "$m" 2>/dev/null || true; fi
+  done < <(findmnt -rn -o TARGET 2>/dev/null | awk -v d="$dir" 'index($0, d "/") == 1' | sort -r)
+  rm -rf "$dir" 2>/dev/null || warn "could not fully remove $dir"
+}
+
+cleanup() {
+  local rc=$?
+  set +e
+  if [[ -n "$DOCKERD_PID" ]]; then
+    section "stopping the dockerd started here (pid $DOCKERD_PID)"
+    stop_dockerd
+  fi
+  remove_tree "$WORK_TMP"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Start a private dockerd with the given storage driver; 0 when it answers.
+start_dockerd() {
+  local driver="$1" i
+  remove_tree "$DOCKER_TMP"
+  mkdir -p "$DOCKER_TMP/data" "$DOCKER_TMP/exec"
+  echo '{}' > "$DOCKER_TMP/daemon.json"   # ignore any /etc/docker/daemon.json
+  : > "$DOCKER_TMP/dockerd.log"
+  export DOCKER_HOST="unix://$DOCKER_TMP/docker.sock"
+  note "starting dockerd (storage driver $driver), log: $DOCKER_TMP/dockerd.log"
+  dockerd \
+    --config-file "$DOCKER_TMP/daemon.json" \
+    --bridge=none --iptables=false --ip6tables=false --ip-masq=false \
+    --insecure-registry 127.0.0.0/8 \
+    --storage-driver "$driver" \
+    --data-root "$DOCKER_TMP/data" \
+    --exec-root "$DOCKER_TMP/exec" \
+    --pidfile "$DOCKER_TMP/docker.pid" \
+    --host "$DOCKER_HOST" \
+    >>"$DOCKER_TMP/dockerd.log" 2>&1 </dev/null &
+  DOCKERD_PID=$!
+  for ((i = 0; i < DOCKERD_WAIT_SECS * 2; i++)); do
+    if ! kill -0 "$DOCKERD_PID" 2>/dev/null; then
+      warn "dockerd exited early (driver $driver); last log lines:"
+      tail -n 15 "$DOCKER_TMP/dockerd.log" >&2 || true
+      wait "$DOCKERD_PID" 2>/dev/null || true
+      DOCKERD_PID=""
+      return 1
+    fi
+    if timeout 5 "$DOCKER" info >/dev/null 2>&1; then
+      note "dockerd up (pid $DOCKERD_PID, driver $("$DOCKER" info -f '{{.Driver}}' 2>/dev/null))"
+      return 0
+    fi
+    sleep 0.5
+  done
+  warn "dockerd did not answer within ${DOCKERD_WAIT_SECS}s (driver $driver); last log lines:"
+  tail -n 15 "$DOCKER_TMP/dockerd.log" >&2 || true
+  stop_dockerd
+  return 1
+}
+
+# Build busybox:rreg-test from the static busybox: a rootfs tarball, docker import.
+import_test_image() {
+  if "$DOCKER" image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
+    note "$TEST_IMAGE already present"; return 0
+  fi
+  # busybox-static provides /bin/busybox; it must be static to run in scratch.
+  local bb=/bin/busybox root="$WORK_TMP/rootfs" tarball="$WORK_TMP/rootfs.tar"
+  [[ -x "$bb" ]] || { warn "no $bb (package busybox-static)"; return 1; }
+  rm -rf "$root"
+  mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,root,tmp,proc,sys,dev,var}
+  chmod 1777 "$root/tmp"
+  cp "$bb" "$root/bin/busybox"
+  local applet
+  while read -r applet; do
+    [[ -n "$applet" && "$applet" != "bin/busybox" && ! -e "$root/$applet" ]] || continue
+    mkdir -p "$root/$(dirname "$applet")"
+    ln -s /bin/busybox "$root/$applet"
+  done < <("$root/bin/busybox" --list-full)
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$root/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' > "$root/etc/group"
+  tar --numeric-owner --owner=0 --group=0 -C "$root" -cf "$tarball" .
+  "$DOCKER" import --change 'CMD ["/bin/sh"]' "$tarball" "$TEST_IMAGE" >/dev/null
+  rm -rf "$root" "$tarball"
+  note "imported $TEST_IMAGE ($("$DOCKER" image inspect -f '{{.Size}}' "$TEST_IMAGE") bytes)"
+}
+
+container_runs() {
+  [[ "$(timeout 60 "$DOCKER" run --rm --network=none "$TEST_IMAGE" echo ok 2>&1)" == "ok" ]]
+}
+
+setup_docker() {
+  if [[ -z "$DOCKER" ]]; then warn "no docker CLI found"; return 1; fi
+  if docker_ok; then
+    note "a docker engine already answers${DOCKER_HOST:+ at $DOCKER_HOST}; using it"
+    import_test_image && container_runs && return 0
+    warn "existing engine cannot run $TEST_IMAGE"; return 1
+  fi
+  command -v dockerd >/dev/null || { warn "no dockerd found (package docker.io)"; return 1; }
+  local driver
+  for driver in ${RREG_DOCKER_DRIVERS:-overlay2 vfs}; do
+    if start_dockerd "$driver"; then
+      if import_test_image && container_runs; then return 0; fi
+      warn "containers do not run with driver $driver; last log lines:"
+      tail -n 10 "$DOCKER_TMP/dockerd.log" >&2 || true
+      stop_dockerd
+    fi
+  done
+  unset DOCKER_HOST
+  return 1
+}
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+section "Debian packages"
+install_packages
+
+section "Docker engine"
+if setup_docker; then
+  export RREG_TEST_DOCKER=1 RREG_TEST_DOCKER_IMAGE="$TEST_IMAGE"
+  # A throw-away client config, so `docker login` in tests leaves ~/.docker alone.
+  if [[ -z "${DOCKER_CONFIG:-}" ]]; then
+    export DOCKER_CONFIG="$WORK_TMP/docker-client"
+    mkdir -p "$DOCKER_CONFIG"
+  fi
+  note "docker ready: $("$DOCKER" version -f 'client {{.Client.Version}}, server {{.Server.Version}}' 2>/dev/null)"
+else
+  unset RREG_TEST_DOCKER
+  if [[ "$ENV_ONLY" == 1 || "${RREG_REQUIRE_DOCKER:-0}" == 1 ]]; then
+    warn "docker is not usable"; exit 1
+  fi
+  warn "docker is not usable: docker-based tests will be skipped"
+fi
+
+section "Test environment"
+for v in PATH DOCKER DOCKER_HOST DOCKER_CONFIG RREG_TEST_DOCKER RREG_TEST_DOCKER_IMAGE; do
+  if [[ -n "${!v:-}" ]]; then printf 'export %s=%q\n' "$v" "${!v}"; fi
+done
+
+if [[ "$ENV_ONLY" == 1 ]]; then
+  section "Smoke check: docker run --rm --network=none $TEST_IMAGE echo hello"
+  "$DOCKER" run --rm --network=none "$TEST_IMAGE" echo hello
+  section "env-only: done"
+  exit 0
+fi
+
+section "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+section "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+section "cargo build --workspace --bins"
+cargo build --workspace --bins
+
+if cargo nextest --version >/dev/null 2>&1; then
+  section "cargo nextest run --workspace --no-fail-fast"
+  cargo nextest run --workspace --no-fail-fast
+else
+  section "cargo test --workspace --no-fail-fast"
+  cargo test --workspace --no-fail-fast
+fi
+
+section "all checks passed"

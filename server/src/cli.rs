@@ -1,0 +1,89 @@
+//! The command line: `rreg-server [serve] [--config FILE] [--listen ADDR] [--data-dir DIR]` and
+//! `rreg-server migrate`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Overrides, Settings};
+use crate::startup::Application;
+
+/// A self-hosted private Docker Hub.
+#[derive(Debug, Parser)]
+#[command(name = "rreg-server", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the registry (the default).
+    Serve(Common),
+    /// Create or upgrade the database schema, then exit.
+    Migrate(Common),
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Args, Default)]
+struct Common {
+    /// Configuration file (TOML); see config/rreg.toml for every key.
+    #[arg(long, short = 'c', env = "RREG_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on, e.g. 0.0.0.0:5000 (port 0 picks a free one).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Data folder for blobs and the SQLite database.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+impl Common {
+    fn settings(&self) -> Result<Settings, String> {
+        let o = Overrides {
+            listen: self.listen.clone(),
+            data_dir: self.data_dir.clone(),
+        };
+        Settings::load(self.config.as_deref(), &o).map_err(|e| format!("configuration: {e}"))
+    }
+}
+
+/// Runs the command line; returns the process exit code.
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Serve(Common::default())) {
+        Command::Serve(c) => serve(c).await,
+        Command::Migrate(c) => migrate(c).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rreg-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(c: Common) -> Result<(), String> {
+    let settings = c.settings()?;
+    crate::telemetry::init(&settings.log.level, &settings.log.format);
+    let app = Application::build(&settings).await.map_err(|e| e.to_string())?;
+    tracing::info!(addr = %app.addr(), data_dir = %settings.storage.data_dir.display(), "rreg-server ready");
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "listening on http://{}", app.addr());
+    let _ = out.flush();
+    app.run().await.map_err(|e| format!("server: {e}"))
+}
+
+async fn migrate(c: Common) -> Result<(), String> {
+    let settings = c.settings()?;
+    crate::telemetry::init(&settings.log.level, &settings.log.format);
+    std::fs::create_dir_all(&settings.storage.data_dir).map_err(|e| e.to_string())?;
+    crate::db::Db::connect(&settings.database_url(), 1)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("database is up to date");
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! Configuration in one order: built-in defaults → the file given with `--config` → `RREG__SECTION__KEY`
+//! environment variables → command-line flags. Every key is documented here and in `config/rreg.toml`.
+
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// All settings of rreg-server.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// The HTTP listener.
+    pub server: ServerSettings,
+    /// Where blobs live.
+    pub storage: StorageSettings,
+    /// Where metadata lives.
+    pub database: DatabaseSettings,
+    /// Registry limits.
+    pub registry: RegistrySettings,
+    /// Logging.
+    pub log: LogSettings,
+}
+
+/// The HTTP listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerSettings {
+    /// Address and port to listen on; port 0 picks a free port.
+    pub listen: String,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            listen: "127.0.0.1:5000".into(),
+        }
+    }
+}
+
+/// Which blob store to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageBackend {
+    /// A folder on the local disk: `<data_dir>/blobs`.
+    Filesystem,
+    /// Memory only; everything is lost at exit (tests).
+    Memory,
+}
+
+/// Where blobs live.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageSettings {
+    /// The data folder: blobs (filesystem backend) and the SQLite database live under it.
+    pub data_dir: PathBuf,
+    /// `filesystem` (default) or `memory`.
+    pub backend: StorageBackend,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        StorageSettings {
+            data_dir: PathBuf::from("./data"),
+            backend: StorageBackend::Filesystem,
+        }
+    }
+}
+
+/// Where metadata lives.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSettings {
+    /// Database URL; empty means SQLite at `<data_dir>/rreg.db`.
+    pub url: String,
+    /// Largest number of pooled connections.
+    pub max_connections: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        DatabaseSettings {
+            url: String::new(),
+            max_connections: 8,
+        }
+    }
+}
+
+impl std::fmt::Debug for DatabaseSettings {
+    // The URL may carry a password: show only its scheme.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let scheme = self.url.split(':').next().unwrap_or("");
+        f.debug_struct("DatabaseSettings")
+            .field("url", &format_args!("{scheme}:…"))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// Registry limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RegistrySettings {
+    /// Largest manifest accepted, in bytes (the OCI spec suggests at least 4 MiB).
+    pub max_manifest_size: usize,
+    /// Largest page of tags or repositories returned by one request.
+    pub max_page_size: i64,
+}
+
+impl Default for RegistrySettings {
+    fn default() -> Self {
+        RegistrySettings {
+            max_manifest_size: 4 * 1024 * 1024,
+            max_page_size: 10_000,
+        }
+    }
+}
+
+/// Logging.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    /// Filter in `RUST_LOG` syntax; `RUST_LOG` itself wins when set.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        LogSettings {
+            level: "info".into(),
+            format: "text".into(),
+        }
+    }
+}
+
+/// Values given on the command line, applied last.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    /// `--listen`
+    pub listen: Option<String>,
+    /// `--data-dir`
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Loads settings from defaults, `file`, the environment and `overrides`.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Settings, Box<figment::Error>> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(f) = file {
+            if !f.exists() {
+                return Err(Box::new(figment::Error::from(format!(
+                    "configuration file {} does not exist",
+                    f.display()
+                ))));
+            }
+            fig = fig.merge(Toml::file(f));
+        }
+        fig = fig.merge(Env::prefixed("RREG__").split("__"));
+        if let Some(l) = &overrides.listen {
+            fig = fig.merge(Serialized::default("server.listen", l));
+        }
+        if let Some(d) = &overrides.data_dir {
+            fig = fig.merge(Serialized::default("storage.data_dir", d));
+        }
+        fig.extract().map_err(Box::new)
+    }
+
+    /// The database URL, defaulting to SQLite in the data folder.
+    pub fn database_url(&self) -> String {
+        if self.database.url.is_empty() {
+            format!("sqlite://{}", self.storage.data_dir.join("rreg.db").display())
+        } else {
+            self.database.url.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_apply_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("rreg.toml");
+        std::fs::write(
+            &file,
+            "[server]\nlisten = \"127.0.0.1:7000\"\n[registry]\nmax_page_size = 5\n",
+        )
+        .expect("write");
+        let s = Settings::load(Some(&file), &Overrides::default()).expect("load");
+        assert_eq!(s.server.listen, "127.0.0.1:7000");
+        assert_eq!(s.registry.max_page_size, 5);
+        let o = Overrides {
+            listen: Some("127.0.0.1:0".into()),
+            data_dir: Some("/tmp/x".into()),
+        };
+        let s = Settings::load(Some(&file), &o).expect("load");
+        assert_eq!(s.server.listen, "127.0.0.1:0");
+        assert_eq!(s.database_url(), "sqlite:///tmp/x/rreg.db");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("rreg.toml");
+        std::fs::write(&file, "[server]\nlisten_on = \"x\"\n").expect("write");
+        assert!(Settings::load(Some(&file), &Overrides::default()).is_err());
+        assert!(Settings::load(Some(&dir.path().join("missing.toml")), &Overrides::default()).is_err());
+    }
+}

@@ -1,0 +1,77 @@
+//! Metadata in SQL: the only module that imports sqlx. One `Db` type serves every backend; each
+//! query is written once in portable SQL (`$n` placeholders, `ON CONFLICT`, `RETURNING`) and run on
+//! whichever pool the database URL chose.
+
+mod error;
+mod models;
+mod registry;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+pub use error::DbError;
+pub use models::*;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
+/// The connection pool of the configured backend.
+#[derive(Clone)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool, whatever the backend.
+macro_rules! with_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match &$db.pool {
+            $crate::db::Pool::Sqlite($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+/// Handle to the metadata database.
+#[derive(Clone)]
+pub struct Db {
+    pub(crate) pool: Pool,
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://path`), creating the database if needed, and runs migrations.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbError> {
+        if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new()
+                .max_connections(max_connections.max(1))
+                .connect_with(opts)
+                .await?;
+            SQLITE_MIGRATIONS.run(&pool).await?;
+            Ok(Db {
+                pool: Pool::Sqlite(pool),
+            })
+        } else {
+            Err(DbError::UnsupportedUrl(url.split(':').next().unwrap_or("").to_owned()))
+        }
+    }
+
+    /// Checks the database answers.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        with_pool!(self, p => sqlx::query("SELECT 1").execute(p).await.map(|_| ()).map_err(DbError::from))
+    }
+}
+
+/// The current time in Unix milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

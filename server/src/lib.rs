@@ -1,0 +1,12 @@
+//! rreg-server: a self-hosted private Docker Hub speaking the OCI Distribution API.
+//!
+//! Calls go one way: `routes` (HTTP) → `services` (rules) → `db` (SQL) / `storage` (blobs).
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod routes;
+pub mod services;
+pub mod startup;
+pub mod storage;
+pub mod telemetry;

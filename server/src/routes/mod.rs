@@ -1,0 +1,58 @@
+//! HTTP only: the router, request logging, and the mapping of errors to responses. Handlers parse
+//! the request into rreg-oci types and call `services`; they never touch SQL or storage keys.
+
+pub mod errors;
+mod health;
+mod v2;
+
+use std::time::Instant;
+
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{any, get};
+use axum::Router;
+
+use crate::services::Registry;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub registry: Registry,
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/v2", any(v2::dispatch))
+        .route("/v2/", any(v2::dispatch))
+        .route("/v2/{*rest}", any(v2::dispatch))
+        .layer(middleware::from_fn(log_request))
+        .with_state(state)
+}
+
+/// Logs each request: method, path, status, response bytes, duration.
+async fn log_request(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    let bytes = resp
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .or_else(|| axum::body::HttpBody::size_hint(resp.body()).exact())
+        .unwrap_or(0);
+    tracing::info!(
+        target: "rreg::http",
+        %method,
+        path,
+        status = resp.status().as_u16(),
+        bytes,
+        ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+    resp
+}

@@ -1,0 +1,236 @@
+//! `/v2`: the OCI Distribution API. Repository names hold slashes, so the path is split here by its
+//! last segments (`…/blobs/uploads/<id>`, `…/blobs/<digest>`, `…/manifests/<ref>`, `…/tags/list`,
+//! `…/referrers/<digest>`) and each route gets parsed values.
+
+mod blobs;
+mod listing;
+mod manifests;
+mod uploads;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use rreg_oci::{Digest, ErrorCode, RepoName};
+
+use super::errors::ApiError;
+use super::AppState;
+
+pub(crate) const API_VERSION: HeaderName = HeaderName::from_static("docker-distribution-api-version");
+pub(crate) const CONTENT_DIGEST: HeaderName = HeaderName::from_static("docker-content-digest");
+pub(crate) const UPLOAD_UUID: HeaderName = HeaderName::from_static("docker-upload-uuid");
+
+pub(crate) type ApiResult = Result<Response, ApiError>;
+
+/// The request parts a route may need.
+pub(crate) struct Req {
+    pub method: Method,
+    pub headers: HeaderMap,
+    pub query: Vec<(String, String)>,
+    pub body: Body,
+}
+
+impl Req {
+    /// The first value of query parameter `key`.
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// A header as a string, if present and valid.
+    pub fn header(&self, name: impl axum::http::header::AsHeaderName) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// `Content-Length`, if present.
+    pub fn content_length(&self) -> Option<u64> {
+        self.header(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.parse().ok())
+    }
+}
+
+enum Route<'a> {
+    Base,
+    Catalog,
+    Tags(&'a str),
+    Uploads(&'a str, Option<&'a str>),
+    Blob(&'a str, &'a str),
+    Manifest(&'a str, &'a str),
+    Referrers(&'a str, &'a str),
+}
+
+fn route(path: &str) -> Option<Route<'_>> {
+    let rest = path.strip_prefix("/v2")?;
+    if rest.is_empty() || rest == "/" {
+        return Some(Route::Base);
+    }
+    let rest = rest.strip_prefix('/')?;
+    if rest == "_catalog" {
+        return Some(Route::Catalog);
+    }
+    // Split off up to three trailing segments and match on their shape.
+    let segs: Vec<&str> = rest.rsplitn(4, '/').collect();
+    // segs = [last, second-last, third-last, name-or-rest]
+    match segs.as_slice() {
+        ["list", "tags", name] => Some(Route::Tags(name)),
+        ["list", "tags", a, name] => Some(Route::Tags(&rest[..name.len() + 1 + a.len()])),
+        ["uploads", "blobs", ..] | ["", "uploads", "blobs", ..] => {
+            let name = rest.strip_suffix('/').unwrap_or(rest).strip_suffix("/blobs/uploads")?;
+            Some(Route::Uploads(name, None))
+        }
+        [id, "uploads", "blobs", name] => Some(Route::Uploads(name, Some(id))),
+        [digest, "blobs", ..] => Some(Route::Blob(
+            &rest[..rest.len() - digest.len() - "/blobs/".len()],
+            digest,
+        )),
+        [reference, "manifests", ..] => Some(Route::Manifest(
+            &rest[..rest.len() - reference.len() - "/manifests/".len()],
+            reference,
+        )),
+        [digest, "referrers", ..] => Some(Route::Referrers(
+            &rest[..rest.len() - digest.len() - "/referrers/".len()],
+            digest,
+        )),
+        _ => None,
+    }
+}
+
+/// Parses a repository name from the path.
+pub(crate) fn repo(name: &str) -> Result<RepoName, ApiError> {
+    Ok(RepoName::parse(name)?)
+}
+
+/// Parses a digest from the path or query.
+pub(crate) fn digest(s: &str) -> Result<Digest, ApiError> {
+    Ok(Digest::parse(s)?)
+}
+
+/// Every `/v2` request comes through here.
+pub(crate) async fn dispatch(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let query = uri
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let req = Req {
+        method,
+        headers,
+        query,
+        body,
+    };
+    let result = match route(uri.path()) {
+        None => Err(
+            ApiError::with_message(ErrorCode::NameInvalid, "no such endpoint or invalid repository name")
+                .status(StatusCode::NOT_FOUND),
+        ),
+        Some(r) => handle(&state, r, req).await,
+    };
+    let mut resp = result.unwrap_or_else(IntoResponse::into_response);
+    resp.headers_mut()
+        .insert(API_VERSION, HeaderValue::from_static("registry/2.0"));
+    resp
+}
+
+async fn handle(state: &AppState, r: Route<'_>, req: Req) -> ApiResult {
+    let m = req.method.clone();
+    let reg = &state.registry;
+    match r {
+        Route::Base => match m {
+            Method::GET | Method::HEAD => Ok((StatusCode::OK, axum::Json(serde_json::json!({}))).into_response()),
+            _ => Err(unsupported(&m)),
+        },
+        Route::Catalog => match m {
+            Method::GET => listing::catalog(reg, req).await,
+            _ => Err(unsupported(&m)),
+        },
+        Route::Tags(name) => match m {
+            Method::GET => listing::tags(reg, repo(name)?, req).await,
+            _ => Err(unsupported(&m)),
+        },
+        Route::Referrers(name, d) => match m {
+            Method::GET => listing::referrers(reg, repo(name)?, digest(d)?, req).await,
+            _ => Err(unsupported(&m)),
+        },
+        Route::Blob(name, d) => {
+            let name = repo(name)?;
+            let d = digest(d)?;
+            match m {
+                Method::GET => blobs::get(reg, name, d, req, true).await,
+                Method::HEAD => blobs::get(reg, name, d, req, false).await,
+                Method::DELETE => blobs::delete(reg, name, d).await,
+                _ => Err(unsupported(&m)),
+            }
+        }
+        Route::Uploads(name, None) => match m {
+            Method::POST => uploads::start(reg, repo(name)?, req).await,
+            _ => Err(unsupported(&m)),
+        },
+        Route::Uploads(name, Some(id)) => {
+            let name = repo(name)?;
+            match m {
+                Method::GET | Method::HEAD => uploads::status(reg, name, id).await,
+                Method::PATCH => uploads::patch(reg, name, id, req).await,
+                Method::PUT => uploads::put(reg, name, id, req).await,
+                Method::DELETE => uploads::cancel(reg, name, id).await,
+                _ => Err(unsupported(&m)),
+            }
+        }
+        Route::Manifest(name, reference) => {
+            let name = repo(name)?;
+            let reference = rreg_oci::Reference::parse(reference)?;
+            match m {
+                Method::GET => manifests::get(reg, name, reference, req, true).await,
+                Method::HEAD => manifests::get(reg, name, reference, req, false).await,
+                Method::PUT => manifests::put(reg, name, reference, req).await,
+                Method::DELETE => manifests::delete(reg, name, reference).await,
+                _ => Err(unsupported(&m)),
+            }
+        }
+    }
+}
+
+fn unsupported(m: &Method) -> ApiError {
+    ApiError::with_message(ErrorCode::Unsupported, format!("method {m} is not supported here"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name_of(r: Option<Route<'_>>) -> String {
+        match r {
+            Some(Route::Base) => "base".into(),
+            Some(Route::Catalog) => "catalog".into(),
+            Some(Route::Tags(n)) => format!("tags {n}"),
+            Some(Route::Uploads(n, id)) => format!("uploads {n} {id:?}"),
+            Some(Route::Blob(n, d)) => format!("blob {n} {d}"),
+            Some(Route::Manifest(n, r)) => format!("manifest {n} {r}"),
+            Some(Route::Referrers(n, d)) => format!("referrers {n} {d}"),
+            None => "none".into(),
+        }
+    }
+
+    #[test]
+    fn splits_paths_by_their_tail() {
+        assert_eq!(name_of(route("/v2/")), "base");
+        assert_eq!(name_of(route("/v2")), "base");
+        assert_eq!(name_of(route("/v2/_catalog")), "catalog");
+        assert_eq!(name_of(route("/v2/a/tags/list")), "tags a");
+        assert_eq!(name_of(route("/v2/org/team/app/tags/list")), "tags org/team/app");
+        assert_eq!(name_of(route("/v2/a/b/blobs/uploads/")), "uploads a/b None");
+        assert_eq!(name_of(route("/v2/a/blobs/uploads")), "uploads a None");
+        assert_eq!(name_of(route("/v2/a/b/blobs/uploads/xyz")), "uploads a/b Some(\"xyz\")");
+        assert_eq!(name_of(route("/v2/a/b/c/blobs/sha256:00")), "blob a/b/c sha256:00");
+        assert_eq!(
+            name_of(route("/v2/a/blobs/x/manifests/latest")),
+            "manifest a/blobs/x latest"
+        );
+        assert_eq!(name_of(route("/v2/a/referrers/sha256:00")), "referrers a sha256:00");
+        assert_eq!(name_of(route("/v2/a")), "none");
+        assert_eq!(name_of(route("/v3/a/tags/list")), "none");
+    }
+}

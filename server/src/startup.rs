@@ -1,0 +1,105 @@
+//! Building the application before it runs: connect the database, open storage, bind the listener
+//! (port 0 works) and report the address. `main` and the tests share this path.
+
+use std::net::SocketAddr;
+
+use axum::serve::ListenerExt;
+use tokio::net::TcpListener;
+
+use crate::config::{Settings, StorageBackend};
+use crate::db::Db;
+use crate::routes::{router, AppState};
+use crate::services::{Limits, Registry};
+use crate::storage::Storage;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("database: {0}")]
+    Db(#[from] crate::db::DbError),
+    #[error("storage: {0}")]
+    Storage(#[from] crate::storage::StorageError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("cannot create data folder {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+}
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    app: axum::Router,
+}
+
+impl Application {
+    /// Prepares everything `run` needs.
+    pub async fn build(settings: &Settings) -> Result<Application, StartupError> {
+        let data = &settings.storage.data_dir;
+        std::fs::create_dir_all(data).map_err(|source| StartupError::DataDir {
+            path: data.display().to_string(),
+            source,
+        })?;
+        let db = Db::connect(&settings.database_url(), settings.database.max_connections).await?;
+        let storage = match settings.storage.backend {
+            StorageBackend::Filesystem => Storage::local(&data.join("blobs"))?,
+            StorageBackend::Memory => Storage::memory(),
+        };
+        let limits = Limits {
+            max_manifest_size: settings.registry.max_manifest_size,
+            max_page: settings.registry.max_page_size.max(1),
+        };
+        let registry = Registry::new(db, storage, limits);
+        let listen = &settings.server.listen;
+        let listener = TcpListener::bind(listen).await.map_err(|source| StartupError::Bind {
+            addr: listen.clone(),
+            source,
+        })?;
+        let addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: listen.clone(),
+            source,
+        })?;
+        Ok(Application {
+            listener,
+            addr,
+            app: router(AppState { registry }),
+        })
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until SIGINT or SIGTERM.
+    pub async fn run(self) -> std::io::Result<()> {
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, self.app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}

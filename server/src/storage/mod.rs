@@ -1,0 +1,244 @@
+//! Blob storage: the only module that imports object_store. It owns the key layout — callers name
+//! blobs by digest and upload parts by session and part id, never by path — and streams every read
+//! and write so that no blob is ever held in memory whole.
+
+use std::io::SeekFrom;
+use std::ops::Range;
+use std::path::Path as FsPath;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt, TryStreamExt};
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore, PutPayload, WriteMultipart};
+use rreg_oci::Digest;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+/// Size of the chunks handed to the backend on upload, and of reads on download.
+const WRITE_CHUNK: usize = 8 * 1024 * 1024;
+const READ_BUF: usize = 128 * 1024;
+/// Parts of one upload in flight to the backend at once.
+const WRITE_CONCURRENCY: usize = 4;
+
+/// A boxed error from the request body stream.
+pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What can go wrong storing or reading blobs.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The object does not exist.
+    #[error("object not found")]
+    NotFound,
+    /// The incoming body failed (client went away, bad framing).
+    #[error("request body: {0}")]
+    Body(BodyError),
+    /// The backend failed.
+    #[error(transparent)]
+    Backend(#[from] object_store::Error),
+    /// Local file I/O failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// A byte stream read from storage.
+pub type ByteStream = BoxStream<'static, Result<Bytes, StorageError>>;
+
+/// The blob store.
+#[derive(Clone)]
+pub struct Storage {
+    store: Arc<dyn ObjectStore>,
+}
+
+impl Storage {
+    /// A store in folder `root` (created if missing).
+    pub fn local(root: &FsPath) -> Result<Storage, StorageError> {
+        std::fs::create_dir_all(root)?;
+        let fs = LocalFileSystem::new_with_prefix(root)?.with_automatic_cleanup(true);
+        Ok(Storage { store: Arc::new(fs) })
+    }
+
+    /// A store in memory (tests).
+    pub fn memory() -> Storage {
+        Storage {
+            store: Arc::new(InMemory::new()),
+        }
+    }
+
+    fn blob_key(d: &Digest) -> Path {
+        let hex = d.hex();
+        Path::from(format!("blobs/{}/{}/{}", d.algorithm().as_str(), &hex[..2], hex))
+    }
+
+    fn part_key(upload: &str, part: &str) -> Path {
+        Path::from(format!("uploads/{upload}/{part}"))
+    }
+
+    /// Streams `body` into part `part` of upload `upload`; returns the bytes written. On any error
+    /// the partial part is discarded.
+    #[tracing::instrument(skip(self, body))]
+    pub async fn write_part<S, E>(&self, upload: &str, part: &str, body: S) -> Result<u64, StorageError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
+        E: Into<BodyError>,
+    {
+        let key = Self::part_key(upload, part);
+        self.write_stream(&key, body).await
+    }
+
+    async fn write_stream<S, E>(&self, key: &Path, mut body: S) -> Result<u64, StorageError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
+        E: Into<BodyError>,
+    {
+        // Small bodies (the common case for configs and chunks) go in one put.
+        let mut first = Vec::new();
+        let mut first_len = 0usize;
+        loop {
+            match body.next().await {
+                None => {
+                    let payload: PutPayload = first.into_iter().collect();
+                    self.store.put(key, payload).await?;
+                    return Ok(first_len as u64);
+                }
+                Some(Err(e)) => return Err(StorageError::Body(e.into())),
+                Some(Ok(b)) => {
+                    first_len += b.len();
+                    first.push(b);
+                    if first_len >= WRITE_CHUNK {
+                        break;
+                    }
+                }
+            }
+        }
+        let upload = self.store.put_multipart(key).await?;
+        let mut w = WriteMultipart::new_with_chunk_size(upload, WRITE_CHUNK);
+        let mut total = 0u64;
+        for b in first {
+            total += b.len() as u64;
+            w.put(b);
+        }
+        loop {
+            match body.next().await {
+                None => break,
+                Some(Ok(b)) => {
+                    total += b.len() as u64;
+                    w.put(b);
+                    if let Err(e) = w.wait_for_capacity(WRITE_CONCURRENCY).await {
+                        return Err(e.into());
+                    }
+                }
+                Some(Err(e)) => {
+                    let _ = w.abort().await;
+                    return Err(StorageError::Body(e.into()));
+                }
+            }
+        }
+        w.finish().await?;
+        Ok(total)
+    }
+
+    /// Reads part `part` of upload `upload`.
+    pub async fn read_part(&self, upload: &str, part: &str) -> Result<ByteStream, StorageError> {
+        self.read(&Self::part_key(upload, part), None).await
+    }
+
+    /// Deletes the given parts of an upload (missing ones are fine).
+    pub async fn delete_parts(&self, upload: &str, parts: &[String]) -> Result<(), StorageError> {
+        for p in parts {
+            match self.store.delete(&Self::part_key(upload, p)).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes the concatenation of `parts` the content of blob `digest`. A single part is renamed
+    /// (free on a local disk); several are streamed into a new object; none makes an empty blob.
+    /// The blob key is written atomically: readers see the whole blob or nothing.
+    #[tracing::instrument(skip(self, parts))]
+    pub async fn commit_blob(&self, upload: &str, parts: &[String], digest: &Digest) -> Result<(), StorageError> {
+        let key = Self::blob_key(digest);
+        match parts {
+            [] => {
+                self.store.put(&key, PutPayload::new()).await?;
+            }
+            [one] => {
+                self.store.rename(&Self::part_key(upload, one), &key).await?;
+            }
+            many => {
+                let mut w = WriteMultipart::new_with_chunk_size(self.store.put_multipart(&key).await?, WRITE_CHUNK);
+                for p in many {
+                    let mut part = match self.read_part(upload, p).await {
+                        Ok(s) => s,
+                        Err(e) => {
+                            let _ = w.abort().await;
+                            return Err(e);
+                        }
+                    };
+                    while let Some(chunk) = part.next().await {
+                        match chunk {
+                            Ok(b) => w.put(b),
+                            Err(e) => {
+                                let _ = w.abort().await;
+                                return Err(e);
+                            }
+                        }
+                        w.wait_for_capacity(WRITE_CONCURRENCY).await?;
+                    }
+                }
+                w.finish().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether blob `digest` exists in the backend.
+    pub async fn blob_exists(&self, digest: &Digest) -> Result<bool, StorageError> {
+        match self.store.head(&Self::blob_key(digest)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Streams blob `digest`, or the byte range `range` of it.
+    pub async fn get_blob(&self, digest: &Digest, range: Option<Range<u64>>) -> Result<ByteStream, StorageError> {
+        self.read(&Self::blob_key(digest), range).await
+    }
+
+    /// Deletes blob `digest` (missing is fine).
+    pub async fn delete_blob(&self, digest: &Digest) -> Result<(), StorageError> {
+        match self.store.delete(&Self::blob_key(digest)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn read(&self, key: &Path, range: Option<Range<u64>>) -> Result<ByteStream, StorageError> {
+        let opts = GetOptions {
+            range: range.clone().map(GetRange::Bounded),
+            ..Default::default()
+        };
+        let res = match self.store.get_opts(key, opts).await {
+            Ok(r) => r,
+            Err(object_store::Error::NotFound { .. }) => return Err(StorageError::NotFound),
+            Err(e) => return Err(e.into()),
+        };
+        let served = res.range.clone();
+        match res.payload {
+            // A local file: read it with large buffers rather than the backend's small chunks.
+            GetResultPayload::File(file, _) => {
+                let mut file = tokio::fs::File::from_std(file);
+                file.seek(SeekFrom::Start(served.start)).await?;
+                let reader = file.take(served.end - served.start);
+                let stream = tokio_util::io::ReaderStream::with_capacity(reader, READ_BUF).map_err(StorageError::Io);
+                Ok(stream.boxed())
+            }
+            GetResultPayload::Stream(s) => Ok(s.map_err(StorageError::Backend).boxed()),
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The shared harness: starts the real `rreg-server` binary on `127.0.0.1:0` with a temporary data
+//! folder and hands out a base URL and an HTTP client. Server logs are shown only when `TEST_LOG` is set.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Path of the server binary: `RREG_SERVER_BIN`, else `target/debug/rreg-server` of this workspace.
+pub fn server_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("RREG_SERVER_BIN") {
+        return PathBuf::from(p);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"));
+    let bin = target.join("debug").join("rreg-server");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first (the test command does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A running server with its own data folder; killed on drop.
+pub struct TestServer {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    /// `127.0.0.1:PORT`
+    pub addr: String,
+    pub data: tempfile::TempDir,
+    pub client: reqwest::Client,
+    extra_args: Vec<String>,
+}
+
+impl TestServer {
+    /// Starts a server on a fresh data folder.
+    pub async fn start() -> TestServer {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts a server with extra `serve` arguments.
+    pub async fn start_with(extra: &[&str]) -> TestServer {
+        let data = tempfile::tempdir().expect("tempdir");
+        let extra_args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let (child, addr) = spawn(data.path(), "127.0.0.1:0", &extra_args).await;
+        TestServer {
+            child,
+            base: format!("http://{addr}"),
+            addr,
+            data,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            extra_args,
+        }
+    }
+
+    /// Kills the server (SIGKILL) and starts it again on the same data folder and port.
+    pub async fn restart(&mut self) {
+        let _ = self.child.kill().await;
+        let _ = self.child.wait().await;
+        let (child, addr) = spawn(self.data.path(), &self.addr, &self.extra_args).await;
+        self.child = child;
+        self.addr = addr;
+        self.base = format!("http://{}", self.addr);
+    }
+
+    /// `base + path`
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+async fn spawn(data: &Path, listen: &str, extra: &[String]) -> (Child, String) {
+    let show_logs = std::env::var_os("TEST_LOG").is_some();
+    let mut cmd = Command::new(server_bin());
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg(listen)
+        .arg("--data-dir")
+        .arg(data)
+        .args(extra)
+        .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(if show_logs { Stdio::inherit() } else { Stdio::null() })
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().expect("spawn rreg-server");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.expect("read stdout") {
+            if let Some(rest) = line.trim().strip_prefix("listening on http://") {
+                return rest.to_owned();
+            }
+        }
+        panic!("rreg-server exited before it was listening")
+    })
+    .await
+    .expect("rreg-server did not start within 30 s");
+    // Keep draining stdout so the server never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, addr)
+}
+
+/// SHA-256 digest string of `data`.
+pub fn digest(data: &[u8]) -> String {
+    rreg_oci::Digest::sha256(data).to_string()
+}
