@@ -506,6 +506,28 @@ mod base {
         send(s.client.get(s.url("/healthz"))).await.expect_status(200);
     }
 
+    /// A method an endpoint does not have is 405 UNSUPPORTED, and changes nothing.
+    #[tokio::test]
+    async fn unsupported_methods_are_405() {
+        let s = TestServer::start().await;
+        let m = seed_image(&s, "app", "v1").await;
+        let cases = [
+            (reqwest::Method::POST, "/v2/app/manifests/v1".to_owned()),
+            (reqwest::Method::PATCH, format!("/v2/app/manifests/{}", m.digest)),
+            (reqwest::Method::PUT, "/v2/app/tags/list".to_owned()),
+            (reqwest::Method::DELETE, "/v2/app/tags/list".to_owned()),
+            (reqwest::Method::POST, "/v2/_catalog".to_owned()),
+            (reqwest::Method::PUT, format!("/v2/app/referrers/{}", m.digest)),
+        ];
+        for (method, path) in cases {
+            send(s.client.request(method, s.url(&path)).body(b"{}".to_vec()))
+                .await
+                .expect_error(405, "UNSUPPORTED");
+        }
+        assert_manifest_served(&s, "app", "v1", &m).await;
+        assert_eq!(tags_of(&tags_list(&s, "app", "").await, "app"), strings(&["v1"]));
+    }
+
     #[tokio::test]
     async fn unknown_repository_is_404_with_envelope() {
         let s = TestServer::start().await;
@@ -637,6 +659,36 @@ mod blobs {
         r.expect_status(206);
         assert_eq!(r.body, b"0", "{r}");
         assert_eq!(r.header("content-range"), Some("bytes 0-0/20"), "{r}");
+    }
+
+    #[tokio::test]
+    async fn get_a_suffix_range() {
+        let s = TestServer::start().await;
+        let d = push_blob(&s, "app", DATA).await;
+        let url = s.url(&format!("/v2/app/blobs/{d}"));
+        // The last five bytes.
+        let r = send(s.client.get(&url).header("range", "bytes=-5")).await;
+        r.expect_status(206);
+        assert_eq!(r.body, &DATA[15..], "{r}");
+        assert_eq!(r.header("content-range"), Some("bytes 15-19/20"), "{r}");
+        // A suffix longer than the blob is the whole blob.
+        let r = send(s.client.get(&url).header("range", "bytes=-100")).await;
+        r.expect_status(206);
+        assert_eq!(r.body, DATA, "{r}");
+        assert_eq!(r.header("content-range"), Some("bytes 0-19/20"), "{r}");
+    }
+
+    #[tokio::test]
+    async fn any_range_of_an_empty_blob_is_416() {
+        let s = TestServer::start().await;
+        let d = push_blob(&s, "app", b"").await;
+        let r = send(
+            s.client
+                .get(s.url(&format!("/v2/app/blobs/{d}")))
+                .header("range", "bytes=0-0"),
+        )
+        .await;
+        r.expect_error(416, "RANGE_INVALID");
     }
 
     #[tokio::test]
@@ -963,6 +1015,92 @@ mod uploads {
         .await;
         r.expect_status(201);
         assert_blob_served(&s, "app", &d, &whole).await;
+    }
+
+    /// The spec lets the closing PUT carry the last chunk with its `Content-Range`.
+    #[tokio::test]
+    async fn final_chunk_in_put_with_content_range() {
+        let s = TestServer::start().await;
+        let (a, b) = (b"0123456789".as_slice(), b"abcde".as_slice());
+        let whole = [a, b].concat();
+        let d = sha256(&whole);
+        let (_, loc) = start_upload(&s, "app").await;
+        let r = patch_chunk(&s, &loc, 0, a).await;
+        r.expect_status(202);
+        let loc = abs(&s, r.must_header("location"));
+        // A final chunk that does not continue the upload is refused...
+        let r = send(
+            s.client
+                .put(with_query(&loc, &format!("digest={d}")))
+                .header("content-type", "application/octet-stream")
+                .header("content-range", "11-15")
+                .body(b.to_vec()),
+        )
+        .await;
+        r.expect_error(416, "RANGE_INVALID");
+        assert_blob_unknown(&s, "app", &d).await;
+        // ...and one that does is taken.
+        let r = send(
+            s.client
+                .put(with_query(&loc, &format!("digest={d}")))
+                .header("content-type", "application/octet-stream")
+                .header("content-range", "10-14")
+                .body(b.to_vec()),
+        )
+        .await;
+        r.expect_status(201);
+        assert_eq!(r.header("docker-content-digest"), Some(d.as_str()), "{r}");
+        assert_blob_served(&s, "app", &d, &whole).await;
+    }
+
+    /// Layer upload de-duplication: the same blob uploaded at the same time by several clients.
+    #[tokio::test]
+    async fn concurrent_uploads_of_the_same_blob() {
+        let s = TestServer::start().await;
+        let data = b"a layer everyone pushes at once".repeat(1000);
+        let d = sha256(&data);
+        let uploads = (0..8).map(|_| async {
+            let (_, loc) = start_upload(&s, "shared").await;
+            let r = patch_chunk(&s, &loc, 0, &data).await;
+            r.expect_status(202);
+            let loc = abs(&s, r.must_header("location"));
+            send(
+                s.client
+                    .put(with_query(&loc, &format!("digest={d}")))
+                    .body(Vec::<u8>::new()),
+            )
+            .await
+        });
+        for r in futures::future::join_all(uploads).await {
+            r.expect_status(201);
+            assert_eq!(r.header("docker-content-digest"), Some(d.as_str()), "{r}");
+        }
+        assert_blob_served(&s, "shared", &d, &data).await;
+    }
+
+    /// Many first pushes into a repository that does not exist yet, all at once.
+    #[tokio::test]
+    async fn concurrent_pushes_into_a_new_repository() {
+        let s = TestServer::start().await;
+        let blobs: Vec<Vec<u8>> = (0..10).map(|i| format!("blob number {i}").into_bytes()).collect();
+        let pushes = blobs.iter().map(|b| async {
+            let d = sha256(b);
+            let r = send(
+                s.client
+                    .post(s.url(&format!("/v2/fresh/repo/blobs/uploads/?digest={d}")))
+                    .header("content-type", "application/octet-stream")
+                    .body(b.clone()),
+            )
+            .await;
+            (r, d)
+        });
+        for (r, d) in futures::future::join_all(pushes).await {
+            r.expect_status(201);
+            assert_eq!(r.header("docker-content-digest"), Some(d.as_str()), "{r}");
+        }
+        for b in &blobs {
+            assert_blob_served(&s, "fresh/repo", &sha256(b), b).await;
+        }
     }
 
     #[tokio::test]
@@ -1929,6 +2067,125 @@ mod manifests {
     }
 
     #[tokio::test]
+    async fn media_type_in_body_must_match_content_type() {
+        let s = TestServer::start().await;
+        seed_image(&s, "app", "keep").await;
+        let m = oci_image(&s, "app", "mismatch").await;
+        // The body says OCI image manifest; the header says Docker schema 2.
+        let lie = Manifest::raw(DOCKER_MANIFEST, m.body.clone());
+        put_manifest(&s, "app", "v1", &lie)
+            .await
+            .expect_error(400, "MANIFEST_INVALID");
+        get_manifest(&s, "app", "v1")
+            .await
+            .expect_error(404, "MANIFEST_UNKNOWN");
+    }
+
+    /// An OCI manifest without the (optional) `mediaType` field takes the type it was sent with.
+    #[tokio::test]
+    async fn manifest_without_media_type_field() {
+        let s = TestServer::start().await;
+        let cfg = empty_config(&s, "app").await;
+        let m = Manifest::new(
+            OCI_MANIFEST,
+            &json!({"schemaVersion": 2, "config": cfg, "layers": [cfg]}),
+        );
+        push_manifest(&s, "app", "v1", &m).await;
+        assert_manifest_served(&s, "app", "v1", &m).await;
+        let child = m.descriptor();
+        let idx = Manifest::new(OCI_INDEX, &json!({"schemaVersion": 2, "manifests": [child]}));
+        push_manifest(&s, "app", "idx", &idx).await;
+        assert_manifest_served(&s, "app", "idx", &idx).await;
+    }
+
+    /// Windows images carry foreign layers that live elsewhere and are never uploaded.
+    #[tokio::test]
+    async fn foreign_layers_need_not_be_uploaded() {
+        let s = TestServer::start().await;
+        let config = b"{\"os\":\"windows\",\"architecture\":\"amd64\"}";
+        let layer = b"a windows layer that was uploaded";
+        push_blob(&s, "win", config).await;
+        push_blob(&s, "win", layer).await;
+        let m = Manifest::new(
+            DOCKER_MANIFEST,
+            &json!({"schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
+                    "config": descriptor(DOCKER_CONFIG, config),
+                    "layers": [
+                        {"mediaType": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+                         "digest": sha256(b"foreign base layer"), "size": 1234,
+                         "urls": ["https://mcr.microsoft.com/v2/windows/blobs/x"]},
+                        descriptor(DOCKER_LAYER, layer)]}),
+        );
+        push_manifest(&s, "win", "ltsc", &m).await;
+        assert_manifest_served(&s, "win", "ltsc", &m).await;
+    }
+
+    #[tokio::test]
+    async fn index_child_from_another_repository_is_manifest_blob_unknown() {
+        let s = TestServer::start().await;
+        let child = seed_image(&s, "owner", "v1").await;
+        seed_image(&s, "stranger", "keep").await;
+        let idx = Manifest::new(
+            OCI_INDEX,
+            &json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [child.descriptor()]}),
+        );
+        put_manifest(&s, "stranger", "idx", &idx)
+            .await
+            .expect_error(400, "MANIFEST_BLOB_UNKNOWN");
+    }
+
+    /// A repository whose manifests have no tags (pushed by digest, or untagged) still exists.
+    #[tokio::test]
+    async fn repository_without_tags_lists_none() {
+        let s = TestServer::start().await;
+        let m = oci_image(&s, "app", "untagged").await;
+        push_manifest(&s, "app", &m.digest, &m).await;
+        assert_eq!(tags_of(&tags_list(&s, "app", "").await, "app"), Vec::<String>::new());
+        push_manifest(&s, "app", "v1", &m).await;
+        send(s.client.delete(s.url("/v2/app/manifests/v1")))
+            .await
+            .expect_status(202);
+        assert_eq!(tags_of(&tags_list(&s, "app", "").await, "app"), Vec::<String>::new());
+        assert_manifest_served(&s, "app", &m.digest, &m).await;
+    }
+
+    #[tokio::test]
+    async fn concurrent_manifest_pushes() {
+        let s = TestServer::start().await;
+        let mut images = Vec::new();
+        for i in 0..8 {
+            images.push(oci_image(&s, "busy", &format!("image {i}")).await);
+        }
+        let pushes = images.iter().enumerate().map(|(i, m)| {
+            let s = &s;
+            async move { (i, put_manifest(s, "busy", &format!("t{i}"), m).await) }
+        });
+        for (i, r) in futures::future::join_all(pushes).await {
+            r.expect_status(201);
+            assert_eq!(
+                r.header("docker-content-digest"),
+                Some(images[i].digest.as_str()),
+                "{r}"
+            );
+        }
+        // And the same tag raced by all of them: one wins, and it is one of them.
+        let race = images.iter().map(|m| put_manifest(&s, "busy", "race", m));
+        for r in futures::future::join_all(race).await {
+            r.expect_status(201);
+        }
+        let got = get_manifest(&s, "busy", "race").await;
+        got.expect_status(200);
+        assert!(images.iter().any(|m| m.body == got.body), "{got}");
+        let mut want: Vec<String> = (0..8).map(|i| format!("t{i}")).collect();
+        want.insert(0, "race".to_owned());
+        want.sort();
+        assert_eq!(tags_of(&tags_list(&s, "busy", "").await, "busy"), want);
+        for (i, m) in images.iter().enumerate() {
+            assert_manifest_served(&s, "busy", &format!("t{i}"), m).await;
+        }
+    }
+
+    #[tokio::test]
     async fn content_type_parameters_are_ignored() {
         let s = TestServer::start().await;
         let m = oci_image(&s, "app", "params").await;
@@ -2030,6 +2287,15 @@ mod tags {
         let r = tags_list(&s, "org/app", "?n=1000").await;
         assert_eq!(tags_of(&r, "org/app"), strings(&SORTED));
         assert!(r.header("link").is_none(), "{r}");
+    }
+
+    #[tokio::test]
+    async fn malformed_n_is_400() {
+        let s = seeded().await;
+        for q in ["?n=-1", "?n=abc"] {
+            let r = tags_list(&s, "org/app", q).await;
+            r.expect_error(400, "PAGINATION_NUMBER_INVALID");
+        }
     }
 
     #[tokio::test]
@@ -2418,6 +2684,21 @@ mod referrers {
         let list = manifests_of(&referrers(&f.s, "org/app", &f.image.digest, None).await);
         assert_eq!(list.len(), 3, "{list:?}");
         find(&list, &f.sig.digest);
+    }
+
+    /// Referrers outlive their subject: deleting it leaves them listed.
+    #[tokio::test]
+    async fn referrers_survive_deletion_of_the_subject() {
+        let f = fixture().await;
+        send(
+            f.s.client
+                .delete(f.s.url(&format!("/v2/org/app/manifests/{}", f.image.digest))),
+        )
+        .await
+        .expect_status(202);
+        let list = manifests_of(&referrers(&f.s, "org/app", &f.image.digest, None).await);
+        assert_eq!(list.len(), 4, "{list:?}");
+        assert_manifest_served(&f.s, "org/app", &f.sbom.digest, &f.sbom).await;
     }
 
     #[tokio::test]

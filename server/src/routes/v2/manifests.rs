@@ -46,21 +46,8 @@ pub(super) async fn get(reg: &Registry, name: RepoName, reference: Reference, re
 
 pub(super) async fn put(reg: &Registry, name: RepoName, reference: Reference, req: Req) -> ApiResult {
     let limit = reg.limits.max_manifest_size;
-    let too_large = |size: usize| ApiError::from(ServiceError::ManifestTooLarge { size, limit });
-    if let Some(len) = req.content_length() {
-        if len > limit as u64 {
-            return Err(too_large(len as usize));
-        }
-    }
     let content_type = req.header(header::CONTENT_TYPE).map(str::to_owned);
-    let body = axum::body::to_bytes(req.body, limit).await.map_err(|e| {
-        let is_limit = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if is_limit {
-            too_large(limit + 1)
-        } else {
-            ApiError::with_message(ErrorCode::ManifestInvalid, format!("reading the manifest failed: {e}"))
-        }
-    })?;
+    let body = read_limited(req.body, limit).await?;
     let put = reg
         .put_manifest(&name, &reference, content_type.as_deref(), body)
         .await?;
@@ -88,4 +75,32 @@ pub(super) async fn delete(reg: &Registry, name: RepoName, reference: Reference)
     let mut resp = StatusCode::ACCEPTED.into_response();
     resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(0));
     Ok(resp)
+}
+
+/// Most bytes of an oversized manifest read and thrown away so the client sees the 413 rather than a
+/// reset connection.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Reads a manifest body of at most `limit` bytes. A larger one is drained (up to a bound) and refused
+/// with `SIZE_INVALID`.
+async fn read_limited(body: axum::body::Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut buf = bytes::BytesMut::new();
+    let mut total = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::with_message(ErrorCode::ManifestInvalid, format!("reading the manifest failed: {e}"))
+        })?;
+        total += chunk.len();
+        if total <= limit {
+            buf.extend_from_slice(&chunk);
+        } else if total > DRAIN_LIMIT {
+            break;
+        }
+    }
+    if total > limit {
+        return Err(ServiceError::ManifestTooLarge { size: total, limit }.into());
+    }
+    Ok(buf.freeze())
 }
