@@ -19,8 +19,72 @@ pub struct Settings {
     pub database: DatabaseSettings,
     /// Registry limits.
     pub registry: RegistrySettings,
+    /// Accounts and token login.
+    pub auth: AuthSettings,
     /// Logging.
     pub log: LogSettings,
+}
+
+/// Accounts and token login.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSettings {
+    /// Require credentials (off only for throw-away test registries: everyone may do everything).
+    pub enabled: bool,
+    /// The `service` of the token challenge, and the `aud` of issued tokens.
+    pub service: String,
+    /// The `iss` of issued tokens.
+    pub issuer: String,
+    /// Token endpoint announced in challenges; empty means `<scheme>://<Host header>/token`.
+    pub realm: String,
+    /// Lifetime of registry tokens, in seconds.
+    pub token_ttl_secs: i64,
+    /// Lifetime of refresh tokens (`POST /token` with `access_type=offline`), in seconds.
+    pub refresh_ttl_secs: i64,
+    /// Password of the `admin` user created on first start; empty means a random one, printed once
+    /// and written to `<data_dir>/admin-password`. The `RREG_ADMIN_PASSWORD` variable also sets it.
+    pub admin_password: String,
+    /// Whether anyone may create an account through `POST /api/v1/users`.
+    pub signup: bool,
+    /// Failed logins allowed per account and per address within the window before `429`.
+    pub max_failed_logins: u32,
+    /// The window for counting failed logins, in seconds.
+    pub failed_login_window_secs: u64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            enabled: true,
+            service: "rreg".into(),
+            issuer: "rreg".into(),
+            realm: String::new(),
+            token_ttl_secs: 300,
+            refresh_ttl_secs: 30 * 24 * 3600,
+            admin_password: String::new(),
+            signup: false,
+            max_failed_logins: 10,
+            failed_login_window_secs: 300,
+        }
+    }
+}
+
+impl std::fmt::Debug for AuthSettings {
+    // The admin password never appears in logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("enabled", &self.enabled)
+            .field("service", &self.service)
+            .field("issuer", &self.issuer)
+            .field("realm", &self.realm)
+            .field("token_ttl_secs", &self.token_ttl_secs)
+            .field(
+                "admin_password",
+                &if self.admin_password.is_empty() { "" } else { "<set>" },
+            )
+            .field("signup", &self.signup)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The HTTP listener.

@@ -2,6 +2,7 @@
 //!
 //! Calls go one way: `routes` (HTTP) → `services` (rules) → `db` (SQL) / `storage` (blobs).
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -2,6 +2,7 @@
 //! (port 0 works) and report the address. `main` and the tests share this path.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
@@ -9,7 +10,7 @@ use tokio::net::TcpListener;
 use crate::config::{Settings, StorageBackend};
 use crate::db::Db;
 use crate::routes::{router, AppState};
-use crate::services::{Limits, Registry};
+use crate::services::{Accounts, Limits, Registry, ServiceError};
 use crate::storage::Storage;
 
 /// Why the server could not start.
@@ -19,6 +20,8 @@ pub enum StartupError {
     Db(#[from] crate::db::DbError),
     #[error("storage: {0}")]
     Storage(#[from] crate::storage::StorageError),
+    #[error("accounts: {0}")]
+    Accounts(#[from] ServiceError),
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: String, source: std::io::Error },
     #[error("cannot create data folder {path}: {source}")]
@@ -42,14 +45,15 @@ impl Application {
         })?;
         let db = Db::connect(&settings.database_url(), settings.database.max_connections).await?;
         let storage = match settings.storage.backend {
-            StorageBackend::Filesystem => Storage::local(&data.join("blobs"))?,
+            StorageBackend::Filesystem => Storage::local(data)?,
             StorageBackend::Memory => Storage::memory(),
         };
         let limits = Limits {
             max_manifest_size: settings.registry.max_manifest_size,
             max_page: settings.registry.max_page_size.max(1),
         };
-        let registry = Registry::new(db, storage, limits);
+        let registry = Registry::new(db.clone(), storage, limits);
+        let accounts = Accounts::bootstrap(db, &settings.auth, data).await?;
         let listen = &settings.server.listen;
         let listener = TcpListener::bind(listen).await.map_err(|source| StartupError::Bind {
             addr: listen.clone(),
@@ -62,7 +66,10 @@ impl Application {
         Ok(Application {
             listener,
             addr,
-            app: router(AppState { registry }),
+            app: router(AppState {
+                registry,
+                accounts: Arc::new(accounts),
+            }),
         })
     }
 
@@ -76,7 +83,7 @@ impl Application {
         let listener = self.listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        axum::serve(listener, self.app)
+        axum::serve(listener, self.app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(shutdown_signal())
             .await
     }

@@ -232,10 +232,7 @@ fn next_link(r: &Resp) -> Option<String> {
 
 /// A client without a pooled connection to a server that was just killed.
 fn fresh_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
+    common::client_with(Some(&common::basic("admin", common::ADMIN_PASSWORD)))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 //! query is written once in portable SQL (`$n` placeholders, `ON CONFLICT`, `RETURNING`) and run on
 //! whichever pool the database URL chose.
 
+mod accounts;
 mod error;
 mod models;
 mod registry;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
+pub use accounts::*;
 pub use error::DbError;
 pub use models::*;
 

@@ -20,9 +20,16 @@ impl Db {
             return Ok(id);
         }
         with_pool!(self, p => {
-            sqlx::query("INSERT INTO repositories (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-                .bind(name)
-                .bind(now_ms())
+            let namespace = name.split('/').next().unwrap_or(name);
+            sqlx::query(
+                "INSERT INTO repositories (name, namespace, is_public, created_at) VALUES ($1, $2,
+                   COALESCE((SELECT default_public FROM users WHERE name = $2),
+                            (SELECT default_public FROM organizations WHERE name = $2), 0), $3)
+                 ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(name)
+            .bind(namespace)
+            .bind(now_ms())
                 .execute(p)
                 .await?;
             let id: i64 = sqlx::query_scalar("SELECT id FROM repositories WHERE name = $1")

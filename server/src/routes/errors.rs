@@ -1,7 +1,7 @@
 //! The one place errors become HTTP responses: OCI error envelopes for `/v2`. Internal failures are
 //! logged with their cause and answered with an opaque `UNKNOWN`.
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rreg_oci::{DigestError, ErrorCode, ErrorEnvelope, NameError, ReferenceError};
 
@@ -14,7 +14,7 @@ pub struct ApiError {
     pub message: String,
     pub detail: Option<serde_json::Value>,
     pub status: Option<StatusCode>,
-    pub headers: HeaderMap,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl ApiError {
@@ -30,7 +30,7 @@ impl ApiError {
             message: message.into(),
             detail: None,
             status: None,
-            headers: HeaderMap::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -49,7 +49,7 @@ impl ApiError {
     /// Adds a response header.
     pub fn header(mut self, name: HeaderName, value: &str) -> Self {
         if let Ok(v) = HeaderValue::from_str(value) {
-            self.headers.insert(name, v);
+            self.headers.push((name, v));
         }
         self
     }
@@ -87,6 +87,20 @@ impl From<ServiceError> for ApiError {
                 ApiError::new(C::ManifestBlobUnknown).detail(serde_json::json!({ "digest": d }))
             }
             ServiceError::Unsupported(m) => ApiError::with_message(C::Unsupported, m),
+            ServiceError::Unauthorized(m) => ApiError::with_message(C::Unauthorized, m),
+            ServiceError::Denied(m) => ApiError::with_message(C::Denied, m),
+            ServiceError::RateLimited { retry_after } => ApiError::with_message(
+                C::TooManyRequests,
+                format!("too many failed logins; retry in {retry_after} s"),
+            )
+            .header(axum::http::header::RETRY_AFTER, &retry_after.to_string()),
+            ServiceError::BadRequest(m) => ApiError::with_message(C::Unsupported, m).status(StatusCode::BAD_REQUEST),
+            ServiceError::NotFound(m) => ApiError::with_message(C::NameUnknown, m),
+            ServiceError::Conflict(m) => ApiError::with_message(C::Denied, m).status(StatusCode::CONFLICT),
+            ServiceError::Internal(m) => {
+                tracing::error!(error = %m, "internal error");
+                ApiError::new(C::Unknown)
+            }
             ServiceError::Db(e) => internal(&e),
             ServiceError::Storage(e) => internal(&e),
         }
@@ -129,7 +143,9 @@ impl IntoResponse for ApiError {
             .unwrap_or_else(|| StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
         let body = ErrorEnvelope::single(self.code, self.message, self.detail);
         let mut resp = (status, axum::Json(body)).into_response();
-        resp.headers_mut().extend(self.headers);
+        for (k, v) in self.headers {
+            resp.headers_mut().insert(k, v);
+        }
         resp
     }
 }

@@ -1,8 +1,10 @@
 //! HTTP only: the router, request logging, and the mapping of errors to responses. Handlers parse
 //! the request into rreg-oci types and call `services`; they never touch SQL or storage keys.
 
+pub mod auth;
 pub mod errors;
 mod health;
+mod token;
 mod v2;
 
 use std::time::Instant;
@@ -13,18 +15,22 @@ use axum::response::Response;
 use axum::routing::{any, get};
 use axum::Router;
 
-use crate::services::Registry;
+use std::sync::Arc;
+
+use crate::services::{Accounts, Registry};
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub registry: Registry,
+    pub accounts: Arc<Accounts>,
 }
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/token", get(token::get_token).post(token::post_token))
         .route("/v2", any(v2::dispatch))
         .route("/v2/", any(v2::dispatch))
         .route("/v2/{*rest}", any(v2::dispatch))

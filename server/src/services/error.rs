@@ -34,6 +34,20 @@ pub enum ServiceError {
     Unsupported(String),
     #[error("manifest not acceptable: stored as {0}")]
     NotAcceptable(String),
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    #[error("denied: {0}")]
+    Denied(String),
+    #[error("too many failed logins; retry in {retry_after} s")]
+    RateLimited { retry_after: u64 },
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("internal: {0}")]
+    Internal(String),
     #[error("database: {0}")]
     Db(#[from] DbError),
     #[error("storage: {0}")]

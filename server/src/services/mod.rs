@@ -2,6 +2,7 @@
 //! these call `db` for metadata and `storage` for bytes, and answer with a `ServiceError` the routes map
 //! to the wire.
 
+pub mod accounts;
 mod blobs;
 mod error;
 mod manifests;
@@ -10,6 +11,7 @@ mod uploads;
 
 use std::sync::Arc;
 
+pub use accounts::{Accounts, IssuedToken};
 pub use blobs::{BlobBody, BlobInfo, ByteRange};
 pub use error::ServiceError;
 pub use manifests::{ManifestPut, StoredManifest};

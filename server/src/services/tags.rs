@@ -40,13 +40,23 @@ impl Registry {
         Ok(Page::of(items, want))
     }
 
-    /// Repositories after `last`, at most `n`.
-    pub async fn catalog(&self, n: Option<i64>, last: Option<&str>) -> Result<Page, ServiceError> {
+    /// Repositories after `last`, at most `n`, of those `reader` may read: `None` = all,
+    /// `Some(None)` = public ones, `Some(Some(p))` = those `p` may read.
+    pub async fn catalog(
+        &self,
+        reader: Option<Option<&crate::auth::Principal>>,
+        n: Option<i64>,
+        last: Option<&str>,
+    ) -> Result<Page, ServiceError> {
         let want = self.page_limit(n);
-        let items = if want == 0 {
-            Vec::new()
-        } else {
-            self.db.list_repositories(last.unwrap_or(""), want + 1).await?
+        let last = last.unwrap_or("");
+        let items = match (want, reader) {
+            (0, _) => Vec::new(),
+            (_, None) => self.db.list_repositories(last, want + 1).await?,
+            (_, Some(who)) => {
+                let who = who.map(|p| (p.id, p.name.as_str()));
+                self.db.list_readable_repositories(Some(who), last, want + 1).await?
+            }
         };
         Ok(Page::of(items, want))
     }

@@ -27,6 +27,18 @@ pub fn server_bin() -> PathBuf {
     bin
 }
 
+/// The password of the `admin` user of every test server.
+pub const ADMIN_PASSWORD: &str = "admin-test-password";
+
+/// `Authorization` header value for `user:password`.
+pub fn basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+    )
+}
+
 /// A running server with its own data folder; killed on drop.
 pub struct TestServer {
     pub child: Child,
@@ -35,7 +47,10 @@ pub struct TestServer {
     /// `127.0.0.1:PORT`
     pub addr: String,
     pub data: tempfile::TempDir,
+    /// Sends the admin's Basic credentials with every request.
     pub client: reqwest::Client,
+    /// Sends no credentials.
+    pub anon: reqwest::Client,
     extra_args: Vec<String>,
 }
 
@@ -55,10 +70,8 @@ impl TestServer {
             base: format!("http://{addr}"),
             addr,
             data,
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("client"),
+            client: client_with(Some(&basic("admin", ADMIN_PASSWORD))),
+            anon: client_with(None),
             extra_args,
         }
     }
@@ -79,6 +92,19 @@ impl TestServer {
     }
 }
 
+/// A client that sends `authorization` (if any) with every request and follows no redirects.
+pub fn client_with(authorization: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(a) = authorization {
+        headers.insert(reqwest::header::AUTHORIZATION, a.parse().expect("header value"));
+    }
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .expect("client")
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         let _ = self.child.start_kill();
@@ -95,6 +121,7 @@ async fn spawn(data: &Path, listen: &str, extra: &[String]) -> (Child, String) {
         .arg(data)
         .args(extra)
         .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
+        .env("RREG_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(if show_logs { Stdio::inherit() } else { Stdio::null() })

@@ -5,7 +5,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rreg_oci::{Digest, RepoName};
 
-use super::{ApiResult, Req, CONTENT_DIGEST};
+use super::{ApiResult, Ctx, Req, CONTENT_DIGEST};
 use crate::services::{BlobBody, ByteRange, Registry};
 
 /// Parses a single `bytes=` range; anything else (several ranges, other units) is ignored, as HTTP allows.
@@ -70,8 +70,9 @@ fn blob_headers(resp: &mut Response, digest: &Digest, len: u64) {
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=31536000"));
 }
 
-pub(super) async fn delete(reg: &Registry, name: RepoName, digest: Digest) -> ApiResult {
+pub(super) async fn delete(reg: &Registry, ctx: &Ctx<'_>, name: RepoName, digest: Digest) -> ApiResult {
     reg.delete_blob(&name, &digest).await?;
+    ctx.audit("blob.delete", &format!("{name}@{digest}")).await;
     let mut resp = StatusCode::ACCEPTED.into_response();
     if let Ok(v) = HeaderValue::from_str(&digest.to_string()) {
         resp.headers_mut().insert(CONTENT_DIGEST, v);

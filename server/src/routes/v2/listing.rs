@@ -4,7 +4,7 @@ use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rreg_oci::{media_types, Digest, ErrorCode, RepoName};
 
-use super::{ApiResult, Req};
+use super::{ApiResult, Ctx, Req};
 use crate::routes::errors::ApiError;
 use crate::services::{Page, Registry};
 
@@ -46,9 +46,12 @@ pub(super) async fn tags(reg: &Registry, name: RepoName, req: Req) -> ApiResult 
     Ok(paged(&format!("/v2/{name}/tags/list"), n, &page, body))
 }
 
-pub(super) async fn catalog(reg: &Registry, req: Req) -> ApiResult {
+pub(super) async fn catalog(reg: &Registry, ctx: &Ctx<'_>, req: Req) -> ApiResult {
     let n = page_size(&req)?;
-    let page = reg.catalog(n, req.param("last")).await?;
+    let filter = ctx.accounts.catalog_filter(&ctx.caller).await?;
+    let page = reg
+        .catalog(filter.as_ref().map(|w| w.as_ref()), n, req.param("last"))
+        .await?;
     let body = serde_json::json!({ "repositories": page.items });
     Ok(paged("/v2/_catalog", n, &page, body))
 }

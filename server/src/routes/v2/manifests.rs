@@ -4,7 +4,7 @@ use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rreg_oci::{ErrorCode, Reference, RepoName};
 
-use super::{ApiResult, Req, CONTENT_DIGEST};
+use super::{ApiResult, Ctx, Req, CONTENT_DIGEST};
 use crate::routes::errors::ApiError;
 use crate::services::{Registry, ServiceError};
 
@@ -44,13 +44,14 @@ pub(super) async fn get(reg: &Registry, name: RepoName, reference: Reference, re
     Ok(resp)
 }
 
-pub(super) async fn put(reg: &Registry, name: RepoName, reference: Reference, req: Req) -> ApiResult {
+pub(super) async fn put(reg: &Registry, ctx: &Ctx<'_>, name: RepoName, reference: Reference, req: Req) -> ApiResult {
     let limit = reg.limits.max_manifest_size;
     let content_type = req.header(header::CONTENT_TYPE).map(str::to_owned);
     let body = read_limited(req.body, limit).await?;
     let put = reg
         .put_manifest(&name, &reference, content_type.as_deref(), body)
         .await?;
+    ctx.audit("push", &format!("{name}:{reference}")).await;
     let mut resp = StatusCode::CREATED.into_response();
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&format!("/v2/{name}/manifests/{}", put.digest)) {
@@ -70,8 +71,9 @@ pub(super) async fn put(reg: &Registry, name: RepoName, reference: Reference, re
     Ok(resp)
 }
 
-pub(super) async fn delete(reg: &Registry, name: RepoName, reference: Reference) -> ApiResult {
+pub(super) async fn delete(reg: &Registry, ctx: &Ctx<'_>, name: RepoName, reference: Reference) -> ApiResult {
     reg.delete_manifest(&name, &reference).await?;
+    ctx.audit("manifest.delete", &format!("{name}:{reference}")).await;
     let mut resp = StatusCode::ACCEPTED.into_response();
     resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(0));
     Ok(resp)

@@ -13,8 +13,15 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use rreg_oci::{Digest, ErrorCode, RepoName};
 
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
+
+use super::auth;
 use super::errors::ApiError;
 use super::AppState;
+use crate::auth::{Action, Caller};
+use crate::services::{Accounts, ServiceError};
 
 pub(crate) const API_VERSION: HeaderName = HeaderName::from_static("docker-distribution-api-version");
 pub(crate) const CONTENT_DIGEST: HeaderName = HeaderName::from_static("docker-content-digest");
@@ -104,9 +111,107 @@ pub(crate) fn digest(s: &str) -> Result<Digest, ApiError> {
     Ok(Digest::parse(s)?)
 }
 
+/// What a request needs from the caller.
+enum Need<'a> {
+    /// Any valid credentials (the `/v2/` check).
+    Login,
+    /// The catalog.
+    Catalog,
+    /// An action on a repository.
+    Repo(&'a str, Action),
+}
+
+fn need<'a>(r: &Route<'a>, m: &Method) -> Need<'a> {
+    let read_or = |name: &'a str, write: Action| {
+        if matches!(*m, Method::GET | Method::HEAD) {
+            Need::Repo(name, Action::Pull)
+        } else {
+            Need::Repo(name, write)
+        }
+    };
+    match *r {
+        Route::Base => Need::Login,
+        Route::Catalog => Need::Catalog,
+        Route::Tags(n) | Route::Referrers(n, _) => Need::Repo(n, Action::Pull),
+        Route::Uploads(n, _) => Need::Repo(n, Action::Push),
+        Route::Blob(n, _) => read_or(n, Action::Delete),
+        Route::Manifest(n, _) => {
+            if *m == Method::PUT {
+                Need::Repo(n, Action::Push)
+            } else {
+                read_or(n, Action::Delete)
+            }
+        }
+    }
+}
+
+/// Who is calling, for the routes that check more than the request's own repository.
+pub(crate) struct Ctx<'a> {
+    pub caller: Caller,
+    pub accounts: &'a Accounts,
+    pub addr: String,
+}
+
+impl Ctx<'_> {
+    /// Records an action in the audit log; a failure to record is logged, not fatal.
+    pub async fn audit(&self, action: &str, target: &str) {
+        let actor = self.caller.name();
+        if let Err(e) = self.accounts.db.audit(actor, action, target, "", &self.addr).await {
+            tracing::warn!(error = %e, action, target, "audit log write failed");
+        }
+    }
+}
+
+/// The one access check of a `/v2` request: `401` with a challenge when the caller may not see the
+/// repository (whether or not it exists), `403 DENIED` when they may see it but not do this.
+async fn authorize(ctx: &Ctx<'_>, headers: &HeaderMap, need: Need<'_>) -> Result<(), ApiError> {
+    let accounts = ctx.accounts;
+    if !accounts.enabled() {
+        return Ok(());
+    }
+    match need {
+        Need::Login => match ctx.caller {
+            Caller::Anonymous => Err(auth::challenge(accounts, headers, None, "authentication required")),
+            _ => Ok(()),
+        },
+        Need::Catalog => match &ctx.caller {
+            Caller::User(_) => Ok(()),
+            Caller::Bearer(c) if Caller::token_grants(c, "registry", "catalog", "*") => Ok(()),
+            _ => Err(auth::challenge(
+                accounts,
+                headers,
+                Some("registry:catalog:*"),
+                "authentication required",
+            )),
+        },
+        Need::Repo(name, action) => {
+            if accounts.can(&ctx.caller, name, action).await? {
+                return Ok(());
+            }
+            let scope = format!("repository:{name}:{}", action.challenge_actions());
+            if action != Action::Pull && accounts.can(&ctx.caller, name, Action::Pull).await? {
+                return Err(ApiError::with_message(
+                    ErrorCode::Denied,
+                    format!(
+                        "requested access to the resource is denied: {} on {name}",
+                        action.as_str()
+                    ),
+                ));
+            }
+            Err(auth::challenge(
+                accounts,
+                headers,
+                Some(&scope),
+                "authentication required",
+            ))
+        }
+    }
+}
+
 /// Every `/v2` request comes through here.
 pub(crate) async fn dispatch(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -127,7 +232,7 @@ pub(crate) async fn dispatch(
             ApiError::with_message(ErrorCode::NameInvalid, "no such endpoint or invalid repository name")
                 .status(StatusCode::NOT_FOUND),
         ),
-        Some(r) => handle(&state, r, req).await,
+        Some(r) => checked(&state, r, req, peer).await,
     };
     let mut resp = result.unwrap_or_else(IntoResponse::into_response);
     resp.headers_mut()
@@ -135,7 +240,29 @@ pub(crate) async fn dispatch(
     resp
 }
 
-async fn handle(state: &AppState, r: Route<'_>, req: Req) -> ApiResult {
+async fn checked(state: &AppState, r: Route<'_>, req: Req, peer: SocketAddr) -> ApiResult {
+    // Names are checked before access: an invalid name reveals nothing.
+    if let Route::Tags(n) | Route::Uploads(n, _) | Route::Blob(n, _) | Route::Manifest(n, _) | Route::Referrers(n, _) =
+        r
+    {
+        repo(n)?;
+    }
+    let addr = peer.ip().to_string();
+    let caller = match auth::identify(&state.accounts, &req.headers, &addr).await {
+        Ok(c) => c,
+        Err(ServiceError::Unauthorized(m)) => return Err(auth::challenge(&state.accounts, &req.headers, None, &m)),
+        Err(e) => return Err(e.into()),
+    };
+    let ctx = Ctx {
+        caller,
+        accounts: &state.accounts,
+        addr,
+    };
+    authorize(&ctx, &req.headers, need(&r, &req.method)).await?;
+    handle(state, &ctx, r, req).await
+}
+
+async fn handle(state: &AppState, ctx: &Ctx<'_>, r: Route<'_>, req: Req) -> ApiResult {
     let m = req.method.clone();
     let reg = &state.registry;
     match r {
@@ -144,7 +271,7 @@ async fn handle(state: &AppState, r: Route<'_>, req: Req) -> ApiResult {
             _ => Err(unsupported(&m)),
         },
         Route::Catalog => match m {
-            Method::GET => listing::catalog(reg, req).await,
+            Method::GET => listing::catalog(reg, ctx, req).await,
             _ => Err(unsupported(&m)),
         },
         Route::Tags(name) => match m {
@@ -161,12 +288,12 @@ async fn handle(state: &AppState, r: Route<'_>, req: Req) -> ApiResult {
             match m {
                 Method::GET => blobs::get(reg, name, d, req, true).await,
                 Method::HEAD => blobs::get(reg, name, d, req, false).await,
-                Method::DELETE => blobs::delete(reg, name, d).await,
+                Method::DELETE => blobs::delete(reg, ctx, name, d).await,
                 _ => Err(unsupported(&m)),
             }
         }
         Route::Uploads(name, None) => match m {
-            Method::POST => uploads::start(reg, repo(name)?, req).await,
+            Method::POST => uploads::start(reg, ctx, repo(name)?, req).await,
             _ => Err(unsupported(&m)),
         },
         Route::Uploads(name, Some(id)) => {
@@ -185,8 +312,8 @@ async fn handle(state: &AppState, r: Route<'_>, req: Req) -> ApiResult {
             match m {
                 Method::GET => manifests::get(reg, name, reference, req, true).await,
                 Method::HEAD => manifests::get(reg, name, reference, req, false).await,
-                Method::PUT => manifests::put(reg, name, reference, req).await,
-                Method::DELETE => manifests::delete(reg, name, reference).await,
+                Method::PUT => manifests::put(reg, ctx, name, reference, req).await,
+                Method::DELETE => manifests::delete(reg, ctx, name, reference).await,
                 _ => Err(unsupported(&m)),
             }
         }

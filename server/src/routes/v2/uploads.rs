@@ -5,7 +5,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use rreg_oci::{ErrorCode, RepoName};
 
-use super::{digest, ApiResult, Req, CONTENT_DIGEST, UPLOAD_UUID};
+use super::{digest, ApiResult, Ctx, Req, CONTENT_DIGEST, UPLOAD_UUID};
+use crate::auth::Action;
 use crate::routes::errors::ApiError;
 use crate::services::{MountOutcome, Registry, ServiceError, UploadState};
 
@@ -95,10 +96,16 @@ fn chunk_error(name: &RepoName, e: ServiceError) -> ApiError {
     }
 }
 
-pub(super) async fn start(reg: &Registry, name: RepoName, req: Req) -> ApiResult {
+pub(super) async fn start(reg: &Registry, ctx: &Ctx<'_>, name: RepoName, req: Req) -> ApiResult {
     if let Some(mount) = req.param("mount") {
         let d = digest(mount)?;
-        let from = req.param("from").and_then(|f| RepoName::parse(f).ok());
+        // Mount only from a repository the caller may pull; otherwise upload as if it did not exist.
+        let mut from = req.param("from").and_then(|f| RepoName::parse(f).ok());
+        if let Some(f) = &from {
+            if !ctx.accounts.can(&ctx.caller, f.as_str(), Action::Pull).await? {
+                from = None;
+            }
+        }
         return match reg.mount_blob(&name, &d, from.as_ref()).await? {
             MountOutcome::Mounted(_) => Ok(created(&name, &d)),
             MountOutcome::Upload(state) => Ok(session(StatusCode::ACCEPTED, &name, &state)),

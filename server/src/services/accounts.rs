@@ -1,0 +1,505 @@
+//! Accounts and login: the admin bootstrap, password and personal-access-token checks with failed-login
+//! rate limits, the access a principal holds on a repository (the Docker Hub model), and registry
+//! tokens granting the intersection of what was asked and what is allowed.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rreg_oci::RepoName;
+
+use super::ServiceError;
+use crate::auth::{self, jwt, password, Access, Action, Caller, Claims, Grant, Principal, Scope, TokenKeys};
+use crate::config::AuthSettings;
+use crate::db::{Db, DbError, UserRow};
+
+/// Prefix of personal access tokens, so a token is told from a password at a glance.
+pub const PAT_PREFIX: &str = "rreg_pat_";
+/// How long a successful password check is remembered (argon2 is deliberately slow).
+const LOGIN_CACHE_TTL: Duration = Duration::from_secs(60);
+
+/// A registry token as `/token` answers it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct IssuedToken {
+    pub token: String,
+    pub access_token: String,
+    pub expires_in: i64,
+    pub issued_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+/// Accounts, login and token issuance.
+pub struct Accounts {
+    pub(crate) db: Db,
+    keys: TokenKeys,
+    pub(crate) settings: AuthSettings,
+    logins: Mutex<HashMap<String, (Principal, Instant)>>,
+    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+fn principal(u: &UserRow, cap: Option<Access>) -> Principal {
+    Principal {
+        id: u.id,
+        name: u.name.clone(),
+        is_admin: u.is_admin != 0,
+        cap,
+    }
+}
+
+/// Checks a user or organization name: one lowercase repository-name component, 2–64 characters.
+pub fn valid_account_name(name: &str) -> bool {
+    (2..=64).contains(&name.len()) && !name.contains('/') && RepoName::parse(name).is_ok()
+}
+
+impl Accounts {
+    /// Loads (or creates, once for all instances) the signing key and makes sure an `admin` user exists.
+    pub async fn bootstrap(db: Db, settings: &AuthSettings, data_dir: &Path) -> Result<Accounts, ServiceError> {
+        let pem = match db.signing_key().await? {
+            Some(p) => p,
+            None => {
+                let pem = jwt::generate_pem().map_err(|e| ServiceError::Internal(e.to_string()))?;
+                let keys = TokenKeys::from_pem(&pem, &settings.issuer, settings.token_ttl_secs)
+                    .map_err(|e| ServiceError::Internal(e.to_string()))?;
+                db.store_signing_key(keys.kid(), &pem).await?;
+                // Another instance may have won the race: use whatever is stored.
+                db.signing_key().await?.unwrap_or(pem)
+            }
+        };
+        let keys = TokenKeys::from_pem(&pem, &settings.issuer, settings.token_ttl_secs)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let accounts = Accounts {
+            db,
+            keys,
+            settings: settings.clone(),
+            logins: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+        };
+        accounts.ensure_admin(data_dir).await?;
+        Ok(accounts)
+    }
+
+    async fn ensure_admin(&self, data_dir: &Path) -> Result<(), ServiceError> {
+        if self.db.user_by_name("admin").await?.is_some() {
+            return Ok(());
+        }
+        let configured = std::env::var("RREG_ADMIN_PASSWORD")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .or_else(|| Some(self.settings.admin_password.clone()).filter(|p| !p.is_empty()));
+        let (pw, generated) = match configured {
+            Some(p) => (p, false),
+            None => (auth::random_secret(18), true),
+        };
+        let hash = password::hash(pw.clone())
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        match self.db.create_user("admin", &hash, true).await {
+            Ok(_) => {}
+            Err(DbError::Conflict) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+        if generated {
+            let file = data_dir.join("admin-password");
+            write_secret_file(&file, &pw).map_err(|e| ServiceError::Internal(format!("{}: {e}", file.display())))?;
+            tracing::warn!(
+                password = %pw,
+                file = %file.display(),
+                "created user `admin` with this password (shown once; also written to the file)"
+            );
+        } else {
+            tracing::info!("created user `admin` with the configured password");
+        }
+        Ok(())
+    }
+
+    /// Whether credentials are required at all.
+    pub fn enabled(&self) -> bool {
+        self.settings.enabled
+    }
+
+    /// The token service name.
+    pub fn service(&self) -> &str {
+        &self.settings.service
+    }
+
+    /// The configured realm, if any.
+    pub fn realm(&self) -> Option<&str> {
+        Some(self.settings.realm.as_str()).filter(|r| !r.is_empty())
+    }
+
+    fn throttled(&self, keys: &[String]) -> Option<u64> {
+        let window = Duration::from_secs(self.settings.failed_login_window_secs.max(1));
+        let max = self.settings.max_failed_logins as usize;
+        let mut map = self.failures.lock().ok()?;
+        let now = Instant::now();
+        let mut retry = None;
+        for k in keys {
+            if let Some(q) = map.get_mut(k) {
+                while q.front().is_some_and(|t| now.duration_since(*t) > window) {
+                    q.pop_front();
+                }
+                if q.len() >= max {
+                    let wait = q
+                        .front()
+                        .map_or(window, |t| window.saturating_sub(now.duration_since(*t)));
+                    retry = Some(retry.unwrap_or(0u64).max(wait.as_secs().max(1)));
+                }
+            }
+        }
+        retry
+    }
+
+    fn record_failure(&self, keys: &[String]) {
+        if let Ok(mut map) = self.failures.lock() {
+            if map.len() > 100_000 {
+                map.clear();
+            }
+            for k in keys {
+                map.entry(k.clone()).or_default().push_back(Instant::now());
+            }
+        }
+    }
+
+    /// Checks a user name and password or personal access token. Failed attempts are counted per
+    /// account and per address; past the limit the answer is `RateLimited` whatever the credentials.
+    pub async fn login(&self, user: &str, secret: &str, addr: &str) -> Result<Principal, ServiceError> {
+        let keys = [format!("u:{user}"), format!("a:{addr}")];
+        if let Some(retry_after) = self.throttled(&keys) {
+            return Err(ServiceError::RateLimited { retry_after });
+        }
+        let cache_key = auth::secret_hash(&format!("{user}\0{secret}"));
+        if let Ok(map) = self.logins.lock() {
+            if let Some((p, at)) = map.get(&cache_key) {
+                if at.elapsed() < LOGIN_CACHE_TTL {
+                    return Ok(p.clone());
+                }
+            }
+        }
+        let result = if let Some(rest) = secret.strip_prefix(PAT_PREFIX) {
+            let _ = rest;
+            self.login_with_token(user, secret).await?
+        } else {
+            let row = self.db.user_by_name(user).await?;
+            let ok = password::verify(secret.to_owned(), row.as_ref().map(|r| r.password_hash.clone())).await;
+            row.filter(|_| ok).map(|r| principal(&r, None))
+        };
+        match result {
+            Some(p) => {
+                if let Ok(mut map) = self.logins.lock() {
+                    if map.len() > 10_000 {
+                        map.clear();
+                    }
+                    map.insert(cache_key, (p.clone(), Instant::now()));
+                }
+                Ok(p)
+            }
+            None => {
+                self.record_failure(&keys);
+                let _ = self.db.audit(user, "login.failed", user, "", addr).await;
+                Err(ServiceError::Unauthorized("invalid username or password".into()))
+            }
+        }
+    }
+
+    async fn login_with_token(&self, user: &str, secret: &str) -> Result<Option<Principal>, ServiceError> {
+        let Some(tok) = self.db.use_token(&auth::secret_hash(secret)).await? else {
+            return Ok(None);
+        };
+        let Some(owner) = self.db.user_by_id(tok.user_id).await? else {
+            return Ok(None);
+        };
+        if owner.name != user {
+            return Ok(None);
+        }
+        Ok(Some(principal(&owner, Access::parse(&tok.scope))))
+    }
+
+    /// Forgets remembered logins (after a password change or token revocation).
+    pub fn forget_logins(&self) {
+        if let Ok(mut map) = self.logins.lock() {
+            map.clear();
+        }
+    }
+
+    /// Verifies a registry token issued by any instance.
+    pub fn verify_bearer(&self, token: &str) -> Result<Claims, ServiceError> {
+        self.keys
+            .verify(token, &self.settings.service)
+            .map_err(|e| ServiceError::Unauthorized(e.to_string()))
+    }
+
+    /// The principal of a user name (bearer tokens carry only the name).
+    pub async fn principal_by_name(&self, name: &str) -> Result<Option<Principal>, ServiceError> {
+        Ok(self.db.user_by_name(name).await?.map(|u| principal(&u, None)))
+    }
+
+    /// The access `who` (None = anonymous) holds on repository `repo`, which need not exist.
+    pub async fn access(&self, who: Option<&Principal>, repo: &str) -> Result<Access, ServiceError> {
+        if !self.settings.enabled {
+            return Ok(Access::Admin);
+        }
+        let public = self.db.repository(repo).await?.is_some_and(|r| r.is_public != 0);
+        let floor = if public { Access::Read } else { Access::None };
+        let Some(p) = who else {
+            return Ok(floor);
+        };
+        let namespace = repo.split('/').next().unwrap_or(repo);
+        let mut level = if p.is_admin || p.name == namespace {
+            Access::Admin
+        } else if let Some(org) = self.db.org_by_name(namespace).await? {
+            match self.db.org_role(org.id, p.id).await?.as_deref() {
+                Some("owner") => Access::Admin,
+                Some(_) => self
+                    .db
+                    .team_permissions_for(org.id, p.id, repo)
+                    .await?
+                    .iter()
+                    .filter_map(|s| Access::parse(s))
+                    .max()
+                    .unwrap_or(Access::None),
+                None => Access::None,
+            }
+        } else {
+            Access::None
+        };
+        level = level.max(floor);
+        if let Some(cap) = p.cap {
+            level = level.min(cap);
+        }
+        Ok(level)
+    }
+
+    /// Whether `caller` may do `action` on repository `repo`.
+    pub async fn can(&self, caller: &Caller, repo: &str, action: Action) -> Result<bool, ServiceError> {
+        if !self.settings.enabled {
+            return Ok(true);
+        }
+        match caller {
+            Caller::Bearer(c) => Ok(Caller::token_grants(c, "repository", repo, action.as_str())),
+            Caller::User(p) => Ok(self.access(Some(p), repo).await? >= action.needs()),
+            Caller::Anonymous => Ok(self.access(None, repo).await? >= action.needs()),
+        }
+    }
+
+    /// The repositories the caller may read, for the catalog: `None` = every one.
+    pub async fn catalog_filter(&self, caller: &Caller) -> Result<Option<Option<Principal>>, ServiceError> {
+        if !self.settings.enabled {
+            return Ok(None);
+        }
+        let who = match caller {
+            Caller::Anonymous => None,
+            Caller::User(p) => Some(p.clone()),
+            Caller::Bearer(c) if c.sub.is_empty() => None,
+            Caller::Bearer(c) => self.principal_by_name(&c.sub).await?,
+        };
+        match who {
+            Some(p) if p.is_admin && p.cap.is_none() => Ok(None),
+            other => Ok(Some(other)),
+        }
+    }
+
+    /// Issues a token for `who` granting, for each requested scope, the actions allowed. Asking for
+    /// more than allowed is not an error: the token simply grants less.
+    pub async fn issue(
+        &self,
+        who: Option<&Principal>,
+        scopes: &[Scope],
+        refresh_token: Option<String>,
+    ) -> Result<IssuedToken, ServiceError> {
+        let mut grants: Vec<Grant> = Vec::new();
+        for s in scopes {
+            let granted: Vec<String> = match s.kind.as_str() {
+                "repository" => {
+                    if RepoName::parse(&s.name).is_err() {
+                        continue;
+                    }
+                    let level = self.access(who, &s.name).await?;
+                    let allowed = level.actions();
+                    s.actions
+                        .iter()
+                        .flat_map(|a| {
+                            if a == "*" {
+                                allowed.iter().map(|x| x.to_string()).collect::<Vec<_>>()
+                            } else if allowed.contains(&a.as_str()) {
+                                vec![a.clone()]
+                            } else {
+                                Vec::new()
+                            }
+                        })
+                        .collect()
+                }
+                "registry" if s.name == "catalog" => s.actions.iter().filter(|a| *a == "*").cloned().collect(),
+                _ => Vec::new(),
+            };
+            let mut granted = granted;
+            granted.sort();
+            granted.dedup();
+            if let Some(g) = grants.iter_mut().find(|g| g.kind == s.kind && g.name == s.name) {
+                g.actions.extend(granted);
+                g.actions.sort();
+                g.actions.dedup();
+            } else {
+                grants.push(Grant {
+                    kind: s.kind.clone(),
+                    name: s.name.clone(),
+                    actions: granted,
+                });
+            }
+        }
+        let sub = who.map(|p| p.name.as_str()).unwrap_or("");
+        let (token, claims) = self.keys.issue(sub, &self.settings.service, grants);
+        Ok(IssuedToken {
+            access_token: token.clone(),
+            token,
+            expires_in: self.keys.ttl(),
+            issued_at: rfc3339(claims.iat),
+            refresh_token,
+        })
+    }
+
+    /// Creates a refresh token for `who`.
+    pub async fn new_refresh_token(&self, who: &Principal) -> Result<String, ServiceError> {
+        let secret = auth::random_secret(32);
+        let expires = crate::db::now_ms() + self.settings.refresh_ttl_secs * 1000;
+        let cap = who.cap.map(|c| c.as_str());
+        self.db
+            .create_refresh_token(&auth::secret_hash(&secret), who.id, cap, expires)
+            .await?;
+        Ok(secret)
+    }
+
+    /// The principal a refresh token stands for.
+    pub async fn redeem_refresh_token(&self, secret: &str) -> Result<Principal, ServiceError> {
+        let Some((user, cap)) = self.db.refresh_token(&auth::secret_hash(secret)).await? else {
+            return Err(ServiceError::Unauthorized("invalid or expired refresh token".into()));
+        };
+        let Some(u) = self.db.user_by_id(user).await? else {
+            return Err(ServiceError::Unauthorized("invalid or expired refresh token".into()));
+        };
+        Ok(principal(&u, cap.as_deref().and_then(Access::parse)))
+    }
+
+    /// Creates a user (admin CLI, sign-up, admin API).
+    pub async fn create_user(&self, name: &str, password: &str, admin: bool) -> Result<i64, ServiceError> {
+        if !valid_account_name(name) {
+            return Err(ServiceError::BadRequest(format!(
+                "invalid user name {name:?}: 2-64 lowercase letters, digits and . _ - separators"
+            )));
+        }
+        if password.len() < 8 {
+            return Err(ServiceError::BadRequest(
+                "password must have at least 8 characters".into(),
+            ));
+        }
+        let hash = password::hash(password.to_owned())
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        match self.db.create_user(name, &hash, admin).await {
+            Ok(id) => Ok(id),
+            Err(DbError::Conflict) => Err(ServiceError::Conflict(format!("the name {name:?} is taken"))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Sets a user's password.
+    pub async fn set_password(&self, name: &str, password: &str) -> Result<(), ServiceError> {
+        if password.len() < 8 {
+            return Err(ServiceError::BadRequest(
+                "password must have at least 8 characters".into(),
+            ));
+        }
+        let u = self
+            .db
+            .user_by_name(name)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no user {name:?}")))?;
+        let hash = password::hash(password.to_owned())
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        self.db.set_password(u.id, &hash).await?;
+        self.forget_logins();
+        Ok(())
+    }
+
+    /// Creates a personal access token; returns its id and secret (shown once).
+    pub async fn create_access_token(
+        &self,
+        who: &Principal,
+        name: &str,
+        scope: Access,
+    ) -> Result<(i64, String), ServiceError> {
+        if scope == Access::None {
+            return Err(ServiceError::BadRequest(
+                "scope must be repo:read, repo:write or repo:admin".into(),
+            ));
+        }
+        // A token never exceeds the token that created it.
+        let scope = who.cap.map_or(scope, |cap| scope.min(cap));
+        let secret = format!("{PAT_PREFIX}{}", auth::random_secret(24));
+        let id = self
+            .db
+            .create_token(
+                who.id,
+                name,
+                &auth::secret_hash(&secret),
+                &format!("repo:{}", scope.as_str()),
+            )
+            .await?;
+        Ok((id, secret))
+    }
+}
+
+fn write_secret_file(path: &Path, secret: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    writeln!(f, "{secret}")
+}
+
+/// Formats Unix seconds as RFC 3339 UTC.
+pub fn rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (h, m, s) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if mo <= 2 { y + 1 } else { y };
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}Z")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_dates() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn account_names() {
+        assert!(valid_account_name("alice"));
+        assert!(valid_account_name("my-org"));
+        assert!(!valid_account_name("a"));
+        assert!(!valid_account_name("Alice"));
+        assert!(!valid_account_name("a/b"));
+    }
+}
