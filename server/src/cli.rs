@@ -24,6 +24,41 @@ enum Command {
     Serve(Common),
     /// Create or upgrade the database schema, then exit.
     Migrate(Common),
+    /// Manage accounts from the server's own machine.
+    Admin(AdminArgs),
+}
+
+#[derive(Debug, Args)]
+struct AdminArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a user; the password is read from stdin with --password-stdin, else generated and printed.
+    CreateUser {
+        name: String,
+        /// Make the user a server administrator.
+        #[arg(long)]
+        admin: bool,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password (from stdin with --password-stdin, else generated and printed).
+    ResetPassword {
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Grant server administration (or take it away with --revoke).
+    SetAdmin {
+        name: String,
+        #[arg(long)]
+        revoke: bool,
+    },
 }
 
 /// Options every subcommand takes.
@@ -56,6 +91,7 @@ pub async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve(Common::default())) {
         Command::Serve(c) => serve(c).await,
         Command::Migrate(c) => migrate(c).await,
+        Command::Admin(a) => admin(a).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -85,5 +121,76 @@ async fn migrate(c: Common) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     println!("database is up to date");
+    Ok(())
+}
+
+fn read_password(from_stdin: bool) -> Result<(String, bool), String> {
+    if !from_stdin {
+        return Ok((crate::auth::random_secret(18), true));
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .map_err(|e| format!("reading the password: {e}"))?;
+    Ok((line.trim_end_matches(['\r', '\n']).to_owned(), false))
+}
+
+async fn admin(a: AdminArgs) -> Result<(), String> {
+    let settings = a.common.settings()?;
+    crate::telemetry::init("warn", &settings.log.format);
+    std::fs::create_dir_all(&settings.storage.data_dir).map_err(|e| e.to_string())?;
+    let db = crate::db::Db::connect(&settings.database_url(), 2)
+        .await
+        .map_err(|e| e.to_string())?;
+    let accounts = crate::services::Accounts::bootstrap(db.clone(), &settings.auth, &settings.storage.data_dir)
+        .await
+        .map_err(|e| e.to_string())?;
+    match a.command {
+        AdminCommand::CreateUser {
+            name,
+            admin,
+            password_stdin,
+        } => {
+            let (pw, generated) = read_password(password_stdin)?;
+            accounts
+                .create_user(&name, &pw, admin)
+                .await
+                .map_err(|e| e.to_string())?;
+            let _ = db.audit("rreg-server admin", "user.create", &name, "", "").await;
+            if generated {
+                println!("created user {name} with password {pw}");
+            } else {
+                println!("created user {name}");
+            }
+        }
+        AdminCommand::ResetPassword { name, password_stdin } => {
+            let (pw, generated) = read_password(password_stdin)?;
+            accounts.set_password(&name, &pw).await.map_err(|e| e.to_string())?;
+            let _ = db.audit("rreg-server admin", "user.password", &name, "", "").await;
+            if generated {
+                println!("new password for {name}: {pw}");
+            } else {
+                println!("password of {name} changed");
+            }
+        }
+        AdminCommand::SetAdmin { name, revoke } => {
+            let u = db
+                .user_by_name(&name)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no user {name:?}"))?;
+            db.set_admin(u.id, !revoke).await.map_err(|e| e.to_string())?;
+            let _ = db
+                .audit(
+                    "rreg-server admin",
+                    "user.admin",
+                    &name,
+                    if revoke { "revoked" } else { "granted" },
+                    "",
+                )
+                .await;
+            println!("{name} is {}an administrator", if revoke { "no longer " } else { "" });
+        }
+    }
     Ok(())
 }

@@ -520,24 +520,25 @@ async fn skopeo_available() -> bool {
 async fn skopeo_ok(args: &[&str]) -> Output {
     let creds = format!("admin:{}", common::ADMIN_PASSWORD);
     let mut all = vec!["--insecure-policy"];
-    all.push(args[0]);
-    match args[0] {
-        "copy" => all.extend(["--src-creds", &creds, "--dest-creds", &creds]),
-        "inspect" | "list-tags" => all.extend(["--creds", &creds]),
-        _ => {}
+    for a in args {
+        all.push(a);
+        match *a {
+            "copy" => all.extend(["--src-creds", &creds, "--dest-creds", &creds]),
+            "inspect" | "list-tags" => all.extend(["--creds", &creds]),
+            _ => {}
+        }
     }
-    all.extend_from_slice(&args[1..]);
     run_ok("skopeo", &all, None).await
 }
 
 /// `docker login` to a test server as its admin.
-async fn docker_login(srv: &TestServer) {
+async fn docker_login(addr: &str) {
     if std::env::var("RREG_TEST_DOCKER").as_deref() != Ok("1") {
         return;
     }
     let out = run_ok(
         &docker_bin(),
-        &["login", "-u", "admin", "-p", common::ADMIN_PASSWORD, &srv.addr],
+        &["login", "-u", "admin", "-p", common::ADMIN_PASSWORD, addr],
         None,
     )
     .await;
@@ -748,7 +749,7 @@ async fn docker_push_pull_run_roundtrip() {
         return;
     }
     let mut srv = TestServer::start().await;
-    docker_login(&srv).await;
+    docker_login(&srv.addr).await;
     let mut images = LocalImages(Vec::new());
     let img = build_test_image(&mut images).await;
 
@@ -829,8 +830,8 @@ async fn docker_repush_uploads_nothing_and_cross_repo_push_mounts() {
         return;
     }
     let srv = TestServer::start().await;
-    docker_login(&srv).await;
     let proxy = LoggingProxy::start(&srv.addr).await;
+    docker_login(&proxy.addr).await;
     let mut images = LocalImages(Vec::new());
     let img = build_test_image(&mut images).await;
 

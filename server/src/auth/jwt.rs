@@ -123,12 +123,18 @@ impl TokenKeys {
 
     /// Issues a token for `sub` (empty = anonymous) and audience `aud`.
     pub fn issue(&self, sub: &str, aud: &str, access: Vec<Grant>) -> (String, Claims) {
+        self.issue_for(sub, aud, self.ttl, access)
+    }
+
+    /// Issues a token for `sub` and audience `aud` valid for `ttl_secs` (API session tokens live
+    /// longer than registry tokens and carry another audience, so neither is accepted for the other).
+    pub fn issue_for(&self, sub: &str, aud: &str, ttl_secs: i64, access: Vec<Grant>) -> (String, Claims) {
         let iat = now();
         let claims = Claims {
             iss: self.issuer.clone(),
             sub: sub.to_owned(),
             aud: aud.to_owned(),
-            exp: iat + self.ttl,
+            exp: iat + ttl_secs.max(1),
             nbf: iat - 1,
             iat,
             jti: super::random_secret(12),

@@ -548,7 +548,16 @@ impl Db {
             .fetch_optional(p)
             .await?;
             if let Some(r) = &row {
-                sqlx::query("UPDATE access_tokens SET last_used_at = $1 WHERE id = $2").bind(now_ms()).bind(r.id).execute(p).await?;
+                // Written at most once a minute per token, not on every request.
+                let now = now_ms();
+                sqlx::query(
+                    "UPDATE access_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
+                )
+                .bind(now)
+                .bind(r.id)
+                .bind(now - 60_000)
+                .execute(p)
+                .await?;
             }
             Ok(row)
         })
@@ -667,6 +676,233 @@ impl Db {
                 "SELECT id, at, actor, action, target, detail, address FROM audit_log WHERE id < $1 ORDER BY id DESC LIMIT $2",
             )
             .bind(before)
+            .bind(limit)
+            .fetch_all(p)
+            .await?)
+        })
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Queries of the management API (`/api/v1`).
+// ------------------------------------------------------------------------------------------------
+
+/// An organization with the role a given user holds in it, if any.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrgListRow {
+    pub id: i64,
+    pub name: String,
+    pub default_public: i64,
+    pub created_at: i64,
+    pub role: Option<String>,
+}
+
+/// Which repositories a listing may show.
+#[derive(Debug, Clone, Copy)]
+pub enum Readable<'a> {
+    /// Every repository (administrators, or authentication disabled).
+    All,
+    /// Public repositories only (anonymous callers).
+    Public,
+    /// Those the user (id, name) may read: public ones, their namespace, their organizations'
+    /// repositories as owner, and those their teams hold a permission on.
+    User(i64, &'a str),
+}
+
+/// Escapes `%`, `_` and `\\` for a `LIKE … ESCAPE '\\'` pattern.
+fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl Db {
+    /// The organizations `user` belongs to, with their role, by name.
+    pub async fn user_orgs(&self, user: i64) -> Result<Vec<(String, String)>, DbError> {
+        with_pool!(self, p => {
+            Ok(sqlx::query_as::<_, (String, String)>(
+                "SELECT o.name, m.role FROM organizations o JOIN org_members m ON m.org_id = o.id
+                 WHERE m.user_id = $1 ORDER BY o.name",
+            )
+            .bind(user)
+            .fetch_all(p)
+            .await?)
+        })
+    }
+
+    /// Organizations after `last` by name, with `user`'s role: only those `user` belongs to unless
+    /// `all`.
+    pub async fn list_orgs_page(
+        &self,
+        user: i64,
+        all: bool,
+        last: &str,
+        limit: i64,
+    ) -> Result<Vec<OrgListRow>, DbError> {
+        with_pool!(self, p => {
+            Ok(sqlx::query_as::<_, OrgListRow>(
+                "SELECT o.id, o.name, o.default_public, o.created_at, m.role FROM organizations o
+                 LEFT JOIN org_members m ON m.org_id = o.id AND m.user_id = $1
+                 WHERE o.name > $2 AND ($3 = 1 OR m.role IS NOT NULL)
+                 ORDER BY o.name LIMIT $4",
+            )
+            .bind(user)
+            .bind(last)
+            .bind(all as i64)
+            .bind(limit)
+            .fetch_all(p)
+            .await?)
+        })
+    }
+
+    /// Number of server administrators.
+    pub async fn count_admins(&self) -> Result<i64, DbError> {
+        with_pool!(self, p => Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE is_admin = 1").fetch_one(p).await?))
+    }
+
+    /// The organizations whose only owner is `user`.
+    pub async fn orgs_solely_owned_by(&self, user: i64) -> Result<Vec<String>, DbError> {
+        with_pool!(self, p => {
+            Ok(sqlx::query_scalar(
+                "SELECT o.name FROM organizations o JOIN org_members m ON m.org_id = o.id
+                 WHERE m.user_id = $1 AND m.role = 'owner'
+                   AND (SELECT COUNT(*) FROM org_members x WHERE x.org_id = o.id AND x.role = 'owner') = 1
+                 ORDER BY o.name",
+            )
+            .bind(user)
+            .fetch_all(p)
+            .await?)
+        })
+    }
+
+    /// Number of repositories in a namespace.
+    pub async fn count_namespace_repositories(&self, namespace: &str) -> Result<i64, DbError> {
+        with_pool!(self, p => {
+            Ok(sqlx::query_scalar("SELECT COUNT(*) FROM repositories WHERE namespace = $1")
+                .bind(namespace)
+                .fetch_one(p)
+                .await?)
+        })
+    }
+
+    /// Adds a member or changes their role in one statement, unless that would demote the last
+    /// owner: then `Conflict`.
+    pub async fn set_member_keeping_owner(&self, org: i64, user: i64, role: &str) -> Result<(), DbError> {
+        with_pool!(self, p => {
+            let r = sqlx::query(
+                "INSERT INTO org_members (org_id, user_id, role) VALUES ($1, $2, $3)
+                 ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role
+                 WHERE org_members.role <> 'owner' OR excluded.role = 'owner'
+                    OR (SELECT COUNT(*) FROM org_members x WHERE x.org_id = $1 AND x.role = 'owner') > 1",
+            )
+            .bind(org)
+            .bind(user)
+            .bind(role)
+            .execute(p)
+            .await?;
+            if r.rows_affected() == 0 { Err(DbError::Conflict) } else { Ok(()) }
+        })
+    }
+
+    /// Removes a member and their team memberships in the organization, unless they are its last
+    /// owner (`Conflict`); `NotFound` if they are not a member.
+    pub async fn remove_member_keeping_owner(&self, org: i64, user: i64) -> Result<(), DbError> {
+        with_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            let r = sqlx::query(
+                "DELETE FROM org_members WHERE org_id = $1 AND user_id = $2
+                 AND (role <> 'owner' OR (SELECT COUNT(*) FROM org_members x WHERE x.org_id = $1 AND x.role = 'owner') > 1)",
+            )
+            .bind(org)
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+            if r.rows_affected() == 0 {
+                let member: Option<String> = sqlx::query_scalar("SELECT role FROM org_members WHERE org_id = $1 AND user_id = $2")
+                    .bind(org)
+                    .bind(user)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                return Err(if member.is_some() { DbError::Conflict } else { DbError::NotFound });
+            }
+            sqlx::query("DELETE FROM team_members WHERE user_id = $1 AND team_id IN (SELECT id FROM teams WHERE org_id = $2)")
+                .bind(user)
+                .bind(org)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Creates an empty repository; public or not as given, else as its namespace's default.
+    /// `Conflict` if it exists.
+    pub async fn create_repository(
+        &self,
+        name: &str,
+        namespace: &str,
+        is_public: Option<bool>,
+        description: &str,
+    ) -> Result<RepoRow, DbError> {
+        with_pool!(self, p => {
+            Ok(sqlx::query_as::<_, RepoRow>(
+                "INSERT INTO repositories (name, namespace, is_public, description, created_at) VALUES ($1, $2,
+                   COALESCE($3, (SELECT default_public FROM users WHERE name = $2),
+                            (SELECT default_public FROM organizations WHERE name = $2), 0), $4, $5)
+                 RETURNING id, name, is_public, description, created_at",
+            )
+            .bind(name)
+            .bind(namespace)
+            .bind(is_public.map(i64::from))
+            .bind(description)
+            .bind(now_ms())
+            .fetch_one(p)
+            .await
+            .map_err(map_unique)?)
+        })
+    }
+
+    /// Repositories after `last` by name that `who` may read, optionally in one namespace and
+    /// containing `q`; empty ones included.
+    pub async fn search_repositories(
+        &self,
+        who: Readable<'_>,
+        namespace: Option<&str>,
+        q: Option<&str>,
+        last: &str,
+        limit: i64,
+    ) -> Result<Vec<RepoRow>, DbError> {
+        let (all, uid, uname) = match who {
+            Readable::All => (1i64, -1i64, ""),
+            Readable::Public => (0, -1, ""),
+            Readable::User(id, name) => (0, id, name),
+        };
+        let pattern = format!("%{}%", like_escape(q.unwrap_or("")));
+        with_pool!(self, p => {
+            Ok(sqlx::query_as::<_, RepoRow>(
+                "SELECT r.id, r.name, r.is_public, r.description, r.created_at FROM repositories r
+                 WHERE r.name > $1 AND ($2 = '' OR r.namespace = $2) AND r.name LIKE $3 ESCAPE '\\'
+                 AND ($4 = 1 OR r.is_public = 1 OR r.namespace = $5
+                      OR EXISTS (SELECT 1 FROM organizations o JOIN org_members om ON om.org_id = o.id
+                                 WHERE o.name = r.namespace AND om.user_id = $6 AND om.role = 'owner')
+                      OR EXISTS (SELECT 1 FROM organizations o JOIN teams t ON t.org_id = o.id
+                                 JOIN team_members tm ON tm.team_id = t.id
+                                 JOIN team_permissions tp ON tp.team_id = t.id
+                                 WHERE o.name = r.namespace AND tm.user_id = $6
+                                   AND (tp.repository = '' OR tp.repository = r.name)))
+                 ORDER BY r.name LIMIT $7",
+            )
+            .bind(last)
+            .bind(namespace.unwrap_or(""))
+            .bind(pattern)
+            .bind(all)
+            .bind(uname)
+            .bind(uid)
             .bind(limit)
             .fetch_all(p)
             .await?)

@@ -35,7 +35,7 @@ pub struct Accounts {
     pub(crate) db: Db,
     keys: TokenKeys,
     pub(crate) settings: AuthSettings,
-    logins: Mutex<HashMap<String, (Principal, Instant)>>,
+    logins: Mutex<HashMap<String, Instant>>,
     failures: Mutex<HashMap<String, VecDeque<Instant>>>,
 }
 
@@ -169,32 +169,35 @@ impl Accounts {
         if let Some(retry_after) = self.throttled(&keys) {
             return Err(ServiceError::RateLimited { retry_after });
         }
-        let cache_key = auth::secret_hash(&format!("{user}\0{secret}"));
-        if let Ok(map) = self.logins.lock() {
-            if let Some((p, at)) = map.get(&cache_key) {
-                if at.elapsed() < LOGIN_CACHE_TTL {
-                    return Ok(p.clone());
-                }
-            }
-        }
-        let result = if let Some(rest) = secret.strip_prefix(PAT_PREFIX) {
-            let _ = rest;
+        let result = if secret.starts_with(PAT_PREFIX) {
             self.login_with_token(user, secret).await?
         } else {
             let row = self.db.user_by_name(user).await?;
-            let ok = password::verify(secret.to_owned(), row.as_ref().map(|r| r.password_hash.clone())).await;
-            row.filter(|_| ok).map(|r| principal(&r, None))
-        };
-        match result {
-            Some(p) => {
-                if let Ok(mut map) = self.logins.lock() {
+            // A verified (user, password, stored hash) triple is remembered, so a changed password
+            // (on any instance) invalidates it at once while repeated requests skip argon2.
+            let cache_key = row
+                .as_ref()
+                .map(|r| auth::secret_hash(&format!("{user}\0{secret}\0{}", r.password_hash)));
+            let cached = cache_key.as_ref().is_some_and(|k| {
+                self.logins
+                    .lock()
+                    .ok()
+                    .and_then(|m| m.get(k).map(|at| at.elapsed() < LOGIN_CACHE_TTL))
+                    .unwrap_or(false)
+            });
+            let ok = cached || password::verify(secret.to_owned(), row.as_ref().map(|r| r.password_hash.clone())).await;
+            if ok && !cached {
+                if let (Some(k), Ok(mut map)) = (cache_key, self.logins.lock()) {
                     if map.len() > 10_000 {
                         map.clear();
                     }
-                    map.insert(cache_key, (p.clone(), Instant::now()));
+                    map.insert(k, Instant::now());
                 }
-                Ok(p)
             }
+            row.filter(|_| ok).map(|r| principal(&r, None))
+        };
+        match result {
+            Some(p) => Ok(p),
             None => {
                 self.record_failure(&keys);
                 let _ = self.db.audit(user, "login.failed", user, "", addr).await;
@@ -216,7 +219,8 @@ impl Accounts {
         Ok(Some(principal(&owner, Access::parse(&tok.scope))))
     }
 
-    /// Forgets remembered logins (after a password change or token revocation).
+    /// Forgets remembered logins. Not needed for correctness (a changed password changes the cache
+    /// key, tokens are looked up every time) but frees memory after mass changes.
     pub fn forget_logins(&self) {
         if let Ok(mut map) = self.logins.lock() {
             map.clear();
@@ -481,6 +485,47 @@ pub fn rfc3339(secs: i64) -> String {
     let mo = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if mo <= 2 { y + 1 } else { y };
     format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}Z")
+}
+
+/// Lifetime of management API session tokens (`POST /api/v1/login`), in seconds.
+pub const SESSION_TTL_SECS: i64 = 12 * 3600;
+
+/// Management API sessions and settings the API needs.
+impl Accounts {
+    /// The audience of management API session tokens: `<service>-api`, never the registry's.
+    pub fn api_audience(&self) -> String {
+        format!("{}-api", self.settings.service)
+    }
+
+    /// Whether anyone may create an account (`auth.signup`).
+    pub fn signup_open(&self) -> bool {
+        self.settings.signup
+    }
+
+    /// Issues a management API session token for `who`; returns it with its lifetime in seconds.
+    /// A personal access token cannot open a session: the session would lose the token's cap.
+    pub fn issue_session(&self, who: &Principal) -> Result<(String, i64), ServiceError> {
+        if who.cap.is_some() {
+            return Err(ServiceError::Unauthorized(
+                "a personal access token cannot open a session; use the password".into(),
+            ));
+        }
+        let (token, _) = self
+            .keys
+            .issue_for(&who.name, &self.api_audience(), SESSION_TTL_SECS, Vec::new());
+        Ok((token, SESSION_TTL_SECS))
+    }
+
+    /// The principal of a management API session token (registry tokens are refused).
+    pub async fn verify_session(&self, token: &str) -> Result<Principal, ServiceError> {
+        let claims = self
+            .keys
+            .verify(token, &self.api_audience())
+            .map_err(|e| ServiceError::Unauthorized(e.to_string()))?;
+        self.principal_by_name(&claims.sub)
+            .await?
+            .ok_or_else(|| ServiceError::Unauthorized("the session's account no longer exists".into()))
+    }
 }
 
 #[cfg(test)]

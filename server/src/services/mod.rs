@@ -6,6 +6,7 @@ pub mod accounts;
 mod blobs;
 mod error;
 mod manifests;
+pub mod orgs;
 mod tags;
 mod uploads;
 

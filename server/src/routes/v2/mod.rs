@@ -189,7 +189,10 @@ async fn authorize(ctx: &Ctx<'_>, headers: &HeaderMap, need: Need<'_>) -> Result
                 return Ok(());
             }
             let scope = format!("repository:{name}:{}", action.challenge_actions());
-            if action != Action::Pull && accounts.can(&ctx.caller, name, Action::Pull).await? {
+            // Anonymous callers are always asked to log in; others learn "denied" only where
+            // they may see the repository.
+            let anonymous = matches!(ctx.caller, Caller::Anonymous);
+            if !anonymous && action != Action::Pull && accounts.can(&ctx.caller, name, Action::Pull).await? {
                 return Err(ApiError::with_message(
                     ErrorCode::Denied,
                     format!(

@@ -1,0 +1,37 @@
+//! `POST /api/v1/login`: a username and password for a session token (a JWT whose audience is
+//! `<service>-api`, valid 12 hours), sent back as `Authorization: Bearer`. Failed logins count
+//! toward the same limit as every other login.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{ok, ApiResult, RawBody};
+use crate::routes::AppState;
+use crate::services::orgs::Orgs;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    username: String,
+    password: String,
+}
+
+/// `POST /api/v1/login` {username, password} → {token, expires_in}.
+pub(super) async fn login(
+    State(s): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: RawBody,
+) -> ApiResult {
+    let addr = peer.ip().to_string();
+    let req: Login = body.json()?;
+    // The check: the credentials themselves (rate limited).
+    let p = s.accounts.login(&req.username, &req.password, &addr).await?;
+    let (token, expires_in) = s.accounts.issue_session(&p)?;
+    Orgs::new(&s.accounts)
+        .record(&p.name, "login", &p.name, "api", &addr)
+        .await;
+    ok(json!({ "token": token, "expires_in": expires_in }))
+}
