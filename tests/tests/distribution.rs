@@ -2756,3 +2756,78 @@ mod durability {
         assert_eq!(r.json()["manifests"][0]["digest"], referrer.digest.as_str(), "{r}");
     }
 }
+
+mod housekeeping {
+    use super::common::{digest, TestServer};
+
+    /// Finished, failed and cancelled uploads leave nothing behind in the data folder.
+    #[tokio::test]
+    async fn ended_uploads_leave_no_folders() {
+        let s = TestServer::start().await;
+        let data = b"some layer bytes".to_vec();
+        // Finished (streamed PATCH then PUT).
+        let r = s
+            .client
+            .post(s.url("/v2/a/b/blobs/uploads/"))
+            .send()
+            .await
+            .expect("post");
+        let loc = r.headers()["location"].to_str().expect("loc").to_owned();
+        let r = s
+            .client
+            .patch(s.url(&loc))
+            .body(data.clone())
+            .send()
+            .await
+            .expect("patch");
+        let loc = r.headers()["location"].to_str().expect("loc").to_owned();
+        let r = s
+            .client
+            .put(s.url(&format!("{loc}?digest={}", digest(&data))))
+            .send()
+            .await
+            .expect("put");
+        assert_eq!(r.status(), 201);
+        // Failed (wrong digest) and cancelled.
+        for finish in ["wrong", "cancel"] {
+            let r = s
+                .client
+                .post(s.url("/v2/a/b/blobs/uploads/"))
+                .send()
+                .await
+                .expect("post");
+            let loc = r.headers()["location"].to_str().expect("loc").to_owned();
+            let r = s
+                .client
+                .patch(s.url(&loc))
+                .body(data.clone())
+                .send()
+                .await
+                .expect("patch");
+            let loc = r.headers()["location"].to_str().expect("loc").to_owned();
+            let r = if finish == "wrong" {
+                s.client
+                    .put(s.url(&format!("{loc}?digest={}", digest(b"other"))))
+                    .send()
+                    .await
+                    .expect("put")
+            } else {
+                s.client.delete(s.url(&loc)).send().await.expect("delete")
+            };
+            assert!(
+                r.status().is_client_error() || r.status() == 204,
+                "{finish}: {}",
+                r.status()
+            );
+        }
+        let uploads = s.data.path().join("uploads");
+        let left: Vec<_> = std::fs::read_dir(&uploads)
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "left behind: {left:?}");
+        // The blob itself is stored content-addressed under the data folder.
+        let hex = digest(&data).trim_start_matches("sha256:").to_owned();
+        let blob = s.data.path().join("blobs/sha256").join(&hex[..2]).join(&hex);
+        assert_eq!(std::fs::read(blob).expect("blob file"), data);
+    }
+}

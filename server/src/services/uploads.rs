@@ -237,6 +237,7 @@ impl Registry {
         self.storage.delete_parts(id, &part_ids).await?;
         self.db.add_blob(repo, &digest.to_string(), state.size as i64).await?;
         self.db.delete_upload(id).await?;
+        self.storage.forget_upload(id);
         Ok(state.size)
     }
 
@@ -251,6 +252,7 @@ impl Registry {
         self.hashes.forget(id);
         self.db.delete_upload(id).await?;
         self.storage.delete_parts(id, parts).await?;
+        self.storage.forget_upload(id);
         Ok(())
     }
 

@@ -50,6 +50,8 @@ pub type ByteStream = BoxStream<'static, Result<Bytes, StorageError>>;
 #[derive(Clone)]
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
+    /// The folder of a local store, for removing emptied upload folders.
+    local_root: Option<std::path::PathBuf>,
 }
 
 impl Storage {
@@ -57,13 +59,17 @@ impl Storage {
     pub fn local(root: &FsPath) -> Result<Storage, StorageError> {
         std::fs::create_dir_all(root)?;
         let fs = LocalFileSystem::new_with_prefix(root)?.with_automatic_cleanup(true);
-        Ok(Storage { store: Arc::new(fs) })
+        Ok(Storage {
+            store: Arc::new(fs),
+            local_root: Some(root.to_path_buf()),
+        })
     }
 
     /// A store in memory (tests).
     pub fn memory() -> Storage {
         Storage {
             store: Arc::new(InMemory::new()),
+            local_root: None,
         }
     }
 
@@ -154,6 +160,14 @@ impl Storage {
             }
         }
         Ok(())
+    }
+
+    /// Removes what is left of an ended upload's folder (a renamed part leaves it empty).
+    pub fn forget_upload(&self, upload: &str) {
+        if let Some(root) = &self.local_root {
+            // Only an empty folder is removed; anything else is left for fsck to report.
+            let _ = std::fs::remove_dir(root.join("uploads").join(upload));
+        }
     }
 
     /// Makes the concatenation of `parts` the content of blob `digest`. A single part is renamed
