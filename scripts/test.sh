@@ -141,9 +141,41 @@ remove_tree() {
   rm -rf "$dir" 2>/dev/null || warn "could not fully remove $dir"
 }
 
+# ---------------------------------------------------------------------------
+# PostgreSQL: a private cluster as the postgres user, on a free port, in a temp folder
+# ---------------------------------------------------------------------------
+PG_DIR=""
+PG_BIN=""
+start_postgres() {
+  PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  if [[ -z "$PG_BIN" || ! -x "$PG_BIN/initdb" ]]; then
+    note "installing postgresql"
+    wait_for_apt
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  fi
+  PG_DIR="$WORK_TMP/postgres"
+  mkdir -p "$PG_DIR"
+  chown postgres "$PG_DIR"
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  su postgres -s /bin/sh -c "$PG_BIN/initdb -D $PG_DIR/data -A trust -U postgres" >"$PG_DIR/initdb.log" 2>&1
+  su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D $PG_DIR/data -l $PG_DIR/log -w start \
+      -o '-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=400'" >/dev/null
+  export RREG_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port"
+  note "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
+}
+
+stop_postgres() {
+  [[ -n "$PG_DIR" && -f "$PG_DIR/data/postmaster.pid" ]] || return 0
+  section "stopping the PostgreSQL cluster started here"
+  su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D $PG_DIR/data -m immediate -w stop" >/dev/null 2>&1
+}
+
 cleanup() {
   local rc=$?
   set +e
+  stop_postgres
   if [[ -n "$DOCKERD_PID" ]]; then
     section "stopping the dockerd started here (pid $DOCKERD_PID)"
     stop_dockerd
@@ -269,8 +301,11 @@ else
   warn "docker is not usable: docker-based tests will be skipped"
 fi
 
+section "PostgreSQL"
+start_postgres
+
 section "Test environment"
-for v in PATH DOCKER DOCKER_HOST DOCKER_CONFIG RREG_TEST_DOCKER RREG_TEST_DOCKER_IMAGE; do
+for v in PATH DOCKER DOCKER_HOST DOCKER_CONFIG RREG_TEST_DOCKER RREG_TEST_DOCKER_IMAGE RREG_TEST_POSTGRES; do
   if [[ -n "${!v:-}" ]]; then printf 'export %s=%q\n' "$v" "${!v}"; fi
 done
 
@@ -290,12 +325,20 @@ cargo clippy --workspace --all-targets -- -D warnings
 section "cargo build --workspace --bins"
 cargo build --workspace --bins
 
+# The server suites run a second time on PostgreSQL (RREG_TEST_DB=postgres gives each test server
+# its own database on the cluster started above).
+SERVER_SUITES=(distribution auth api)
 if cargo nextest --version >/dev/null 2>&1; then
-  section "cargo nextest run --workspace --no-fail-fast"
+  section "cargo nextest run --workspace --no-fail-fast (SQLite, local folder)"
   cargo nextest run --workspace --no-fail-fast
+  filter=$(printf 'binary(%s) | ' "${SERVER_SUITES[@]}"); filter=${filter% | }
+  section "server suites on PostgreSQL: ${SERVER_SUITES[*]}"
+  RREG_TEST_DB=postgres cargo nextest run -p rreg-tests --no-fail-fast -E "$filter"
 else
   section "cargo test --workspace --no-fail-fast"
   cargo test --workspace --no-fail-fast
+  section "server suites on PostgreSQL: ${SERVER_SUITES[*]}"
+  for t in "${SERVER_SUITES[@]}"; do RREG_TEST_DB=postgres cargo test -p rreg-tests --test "$t"; done
 fi
 
 section "all checks passed"

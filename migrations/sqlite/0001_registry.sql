@@ -41,7 +41,7 @@ CREATE INDEX manifests_subject ON manifests(repository_id, subject_digest);
 -- Blobs (config and layers) a manifest references.
 CREATE TABLE manifest_blobs (
     manifest_id  BIGINT NOT NULL REFERENCES manifests(id) ON DELETE CASCADE,
-    digest       TEXT NOT NULL,
+    digest       TEXT NOT NULL REFERENCES blobs(digest),
     PRIMARY KEY (manifest_id, digest)
 );
 CREATE INDEX manifest_blobs_digest ON manifest_blobs(digest);

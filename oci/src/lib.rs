@@ -3,6 +3,8 @@
 
 pub mod digest;
 pub mod error;
+pub mod image_config;
+pub mod image_ref;
 pub mod manifest;
 pub mod media_types;
 pub mod name;
@@ -10,6 +12,8 @@ pub mod reference;
 
 pub use digest::{Algorithm, Digest, DigestError, Hasher};
 pub use error::{ErrorCode, ErrorEnvelope, ErrorInfo};
+pub use image_config::{History, ImageConfig, Platform, RootFs};
+pub use image_ref::{ImageRef, ImageRefError};
 pub use manifest::{Descriptor, Manifest, ManifestError, ManifestKind};
 pub use name::{NameError, RepoName, Tag};
 pub use reference::{Reference, ReferenceError};

@@ -100,6 +100,11 @@ impl Tag {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The tag `latest`.
+    pub fn latest() -> Tag {
+        Tag("latest".to_owned())
+    }
 }
 
 impl fmt::Display for Tag {

@@ -73,6 +73,9 @@ struct Common {
     /// Data folder for blobs and the SQLite database.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Database URL (`sqlite://FILE` or `postgres://USER@HOST:PORT/DB`); default SQLite in the data folder.
+    #[arg(long)]
+    database_url: Option<String>,
 }
 
 impl Common {
@@ -80,6 +83,7 @@ impl Common {
         let o = Overrides {
             listen: self.listen.clone(),
             data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
         };
         Settings::load(self.config.as_deref(), &o).map_err(|e| format!("configuration: {e}"))
     }

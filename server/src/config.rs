@@ -207,6 +207,8 @@ pub struct Overrides {
     pub listen: Option<String>,
     /// `--data-dir`
     pub data_dir: Option<PathBuf>,
+    /// `--database-url`
+    pub database_url: Option<String>,
 }
 
 impl Settings {
@@ -228,6 +230,9 @@ impl Settings {
         }
         if let Some(d) = &overrides.data_dir {
             fig = fig.merge(Serialized::default("storage.data_dir", d));
+        }
+        if let Some(u) = &overrides.database_url {
+            fig = fig.merge(Serialized::default("database.url", u));
         }
         fig.extract().map_err(Box::new)
     }
@@ -261,6 +266,7 @@ mod tests {
         let o = Overrides {
             listen: Some("127.0.0.1:0".into()),
             data_dir: Some("/tmp/x".into()),
+            database_url: None,
         };
         let s = Settings::load(Some(&file), &o).expect("load");
         assert_eq!(s.server.listen, "127.0.0.1:0");

@@ -15,9 +15,8 @@ const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// Creates a user with the admin CLI, as an operator would.
 fn create_user(srv: &TestServer, name: &str) {
     use std::io::Write;
-    let mut child = std::process::Command::new(common::server_bin())
-        .args(["admin", "--data-dir"])
-        .arg(srv.data.path())
+    let mut child = srv
+        .admin_command()
         .args(["create-user", name, "--password-stdin"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -392,9 +391,8 @@ async fn admin_cli_manages_users() {
     let r = as_user("carol").get(srv.url("/v2/")).send().await.expect("v2");
     assert_eq!(r.status(), StatusCode::OK);
     // Duplicate names are refused with a readable error.
-    let out = std::process::Command::new(common::server_bin())
-        .args(["admin", "--data-dir"])
-        .arg(srv.data.path())
+    let out = srv
+        .admin_command()
         .args(["create-user", "carol"])
         .output()
         .expect("run");
@@ -402,9 +400,8 @@ async fn admin_cli_manages_users() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("\"carol\" is taken"), "{err}");
     // Reset prints a new password that works.
-    let out = std::process::Command::new(common::server_bin())
-        .args(["admin", "--data-dir"])
-        .arg(srv.data.path())
+    let out = srv
+        .admin_command()
         .args(["reset-password", "carol"])
         .output()
         .expect("run");

@@ -790,10 +790,14 @@ impl Db {
         })
     }
 
-    /// Adds a member or changes their role in one statement, unless that would demote the last
-    /// owner: then `Conflict`.
+    /// Adds a member or changes their role, unless that would demote the last owner: then
+    /// `Conflict`. The transaction begins by writing the organization's row, which serializes
+    /// concurrent changes to its members on every backend (two owners demoting each other at
+    /// once cannot leave it without one).
     pub async fn set_member_keeping_owner(&self, org: i64, user: i64, role: &str) -> Result<(), DbError> {
         with_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            sqlx::query("UPDATE organizations SET name = name WHERE id = $1").bind(org).execute(&mut *tx).await?;
             let r = sqlx::query(
                 "INSERT INTO org_members (org_id, user_id, role) VALUES ($1, $2, $3)
                  ON CONFLICT (org_id, user_id) DO UPDATE SET role = excluded.role
@@ -803,17 +807,23 @@ impl Db {
             .bind(org)
             .bind(user)
             .bind(role)
-            .execute(p)
+            .execute(&mut *tx)
             .await?;
-            if r.rows_affected() == 0 { Err(DbError::Conflict) } else { Ok(()) }
+            if r.rows_affected() == 0 {
+                return Err(DbError::Conflict);
+            }
+            tx.commit().await?;
+            Ok(())
         })
     }
 
     /// Removes a member and their team memberships in the organization, unless they are its last
-    /// owner (`Conflict`); `NotFound` if they are not a member.
+    /// owner (`Conflict`); `NotFound` if they are not a member. Serialized like
+    /// `set_member_keeping_owner`.
     pub async fn remove_member_keeping_owner(&self, org: i64, user: i64) -> Result<(), DbError> {
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
+            sqlx::query("UPDATE organizations SET name = name WHERE id = $1").bind(org).execute(&mut *tx).await?;
             let r = sqlx::query(
                 "DELETE FROM org_members WHERE org_id = $1 AND user_id = $2
                  AND (role <> 'owner' OR (SELECT COUNT(*) FROM org_members x WHERE x.org_id = $1 AND x.role = 'owner') > 1)",

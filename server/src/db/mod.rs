@@ -10,19 +10,23 @@ mod registry;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::SqlitePool;
+use sqlx::{PgPool, Postgres, SqlitePool};
 
 pub use accounts::*;
 pub use error::DbError;
 pub use models::*;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
 /// The connection pool of the configured backend.
 #[derive(Clone)]
 pub(crate) enum Pool {
     Sqlite(SqlitePool),
+    Postgres(PgPool),
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool, whatever the backend.
@@ -30,6 +34,7 @@ macro_rules! with_pool {
     ($db:expr, $pool:ident => $body:expr) => {
         match &$db.pool {
             $crate::db::Pool::Sqlite($pool) => $body,
+            $crate::db::Pool::Postgres($pool) => $body,
         }
     };
 }
@@ -42,7 +47,8 @@ pub struct Db {
 }
 
 impl Db {
-    /// Connects to `url` (`sqlite://path`), creating the database if needed, and runs migrations.
+    /// Connects to `url` (`sqlite://path` or `postgres://…`), creating the database if needed, and
+    /// runs migrations (several instances starting at once is fine: sqlx takes a lock).
     pub async fn connect(url: &str, max_connections: u32) -> Result<Db, DbError> {
         if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)?
@@ -58,6 +64,24 @@ impl Db {
             SQLITE_MIGRATIONS.run(&pool).await?;
             Ok(Db {
                 pool: Pool::Sqlite(pool),
+            })
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            if !Postgres::database_exists(url).await? {
+                // Another instance may create it at the same moment; that is fine.
+                if let Err(e) = Postgres::create_database(url).await {
+                    if !Postgres::database_exists(url).await? {
+                        return Err(e.into());
+                    }
+                }
+            }
+            let pool = PgPoolOptions::new()
+                .max_connections(max_connections.max(1))
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await?;
+            POSTGRES_MIGRATIONS.run(&pool).await?;
+            Ok(Db {
+                pool: Pool::Postgres(pool),
             })
         } else {
             Err(DbError::UnsupportedUrl(url.split(':').next().unwrap_or("").to_owned()))

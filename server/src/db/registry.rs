@@ -124,48 +124,40 @@ impl Db {
         })
     }
 
-    /// Of `blobs`, those not linked to `repo`; of `children`, those not stored as manifests in `repo`.
-    pub async fn missing_references(
-        &self,
-        repo: i64,
-        blobs: &[String],
-        children: &[String],
-    ) -> Result<Vec<String>, DbError> {
-        let mut missing = Vec::new();
-        with_pool!(self, p => {
-            for d in blobs {
-                let found: Option<i64> = sqlx::query_scalar(
-                    "SELECT 1 FROM repository_blobs WHERE repository_id = $1 AND digest = $2",
-                )
-                .bind(repo)
-                .bind(d)
-                .fetch_optional(p)
-                .await?;
-                if found.is_none() {
-                    missing.push(d.clone());
-                }
-            }
-            for d in children {
-                let found: Option<i64> =
-                    sqlx::query_scalar("SELECT 1 FROM manifests WHERE repository_id = $1 AND digest = $2")
-                        .bind(repo)
-                        .bind(d)
-                        .fetch_optional(p)
-                        .await?;
-                if found.is_none() {
-                    missing.push(d.clone());
-                }
-            }
-            Ok(missing)
-        })
-    }
-
     /// Stores a manifest (idempotently) with its references, and points `tag` at it if given.
-    pub async fn put_manifest(&self, repo: i64, m: &NewManifest, tag: Option<&str>) -> Result<(), DbError> {
+    /// In the same transaction every referenced blob must be linked to `repo` (the link is touched,
+    /// which also locks it against a concurrent garbage collection) and every child manifest must
+    /// exist in `repo`; otherwise nothing is stored and the first missing digest is returned.
+    pub async fn put_manifest(&self, repo: i64, m: &NewManifest, tag: Option<&str>) -> Result<Option<String>, DbError> {
         let now = now_ms();
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
             // The first statement writes, so SQLite takes the write lock before any read.
+            sqlx::query("UPDATE repositories SET created_at = created_at WHERE id = $1")
+                .bind(repo)
+                .execute(&mut *tx)
+                .await?;
+            for d in &m.blobs {
+                let r = sqlx::query("UPDATE repository_blobs SET created_at = $1 WHERE repository_id = $2 AND digest = $3")
+                    .bind(now)
+                    .bind(repo)
+                    .bind(d)
+                    .execute(&mut *tx)
+                    .await?;
+                if r.rows_affected() == 0 {
+                    return Ok(Some(d.clone()));
+                }
+            }
+            for d in &m.children {
+                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM manifests WHERE repository_id = $1 AND digest = $2")
+                    .bind(repo)
+                    .bind(d)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if n == 0 {
+                    return Ok(Some(d.clone()));
+                }
+            }
             let inserted: Option<i64> = sqlx::query_scalar(
                 "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject_digest,
                      annotations, size, content, created_at)
@@ -223,7 +215,7 @@ impl Db {
                 .await?;
             }
             tx.commit().await?;
-            Ok(())
+            Ok(None)
         })
     }
 

@@ -1,6 +1,7 @@
 //! HTTP only: the router, request logging, and the mapping of errors to responses. Handlers parse
 //! the request into rreg-oci types and call `services`; they never touch SQL or storage keys.
 
+mod api;
 pub mod auth;
 pub mod errors;
 mod health;
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/token", get(token::get_token).post(token::post_token))
+        .nest("/api/v1", api::router())
         .route("/v2", any(v2::dispatch))
         .route("/v2/", any(v2::dispatch))
         .route("/v2/{*rest}", any(v2::dispatch))

@@ -89,10 +89,6 @@ impl Registry {
         let mut children: Vec<String> = manifest.manifests.iter().map(|d| d.digest.to_string()).collect();
         children.sort();
         children.dedup();
-        let missing = self.db.missing_references(repo, &blobs, &children).await?;
-        if let Some(first) = missing.into_iter().next() {
-            return Err(ServiceError::ManifestBlobUnknown(first));
-        }
         let annotations = manifest
             .annotations
             .as_ref()
@@ -108,7 +104,9 @@ impl Registry {
             blobs,
             children,
         };
-        self.db.put_manifest(repo, &new, tag).await?;
+        if let Some(missing) = self.db.put_manifest(repo, &new, tag).await? {
+            return Err(ServiceError::ManifestBlobUnknown(missing));
+        }
         Ok(ManifestPut { digest, subject })
     }
 

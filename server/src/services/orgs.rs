@@ -13,7 +13,7 @@ mod users;
 
 pub use repos::{Repo, RepoUpdate};
 pub use teams::{Team, TeamScope};
-pub use users::{AuditEntry, TokenInfo, UserInfo};
+pub use users::{check_password, AuditEntry, TokenInfo, UserInfo};
 
 use super::{Accounts, ServiceError};
 use crate::auth::{Access, Principal};

@@ -47,6 +47,8 @@ pub struct TestServer {
     /// `127.0.0.1:PORT`
     pub addr: String,
     pub data: tempfile::TempDir,
+    /// The database URL when the suite runs on PostgreSQL (`RREG_TEST_DB=postgres`).
+    pub database_url: Option<String>,
     /// Sends the admin's Basic credentials with every request.
     pub client: reqwest::Client,
     /// Sends no credentials.
@@ -63,13 +65,18 @@ impl TestServer {
     /// Starts a server with extra `serve` arguments.
     pub async fn start_with(extra: &[&str]) -> TestServer {
         let data = tempfile::tempdir().expect("tempdir");
-        let extra_args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let mut extra_args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let database_url = test_database_url();
+        if let Some(url) = &database_url {
+            extra_args.push(format!("--database-url={url}"));
+        }
         let (child, addr) = spawn(data.path(), "127.0.0.1:0", &extra_args).await;
         TestServer {
             child,
             base: format!("http://{addr}"),
             addr,
             data,
+            database_url,
             client: client_with(Some(&basic("admin", ADMIN_PASSWORD))),
             anon: client_with(None),
             extra_args,
@@ -86,10 +93,41 @@ impl TestServer {
         self.base = format!("http://{}", self.addr);
     }
 
+    /// `rreg-server admin …` on this server's data folder and database.
+    pub fn admin_command(&self) -> std::process::Command {
+        let mut c = std::process::Command::new(server_bin());
+        c.arg("admin").arg("--data-dir").arg(self.data.path());
+        if let Some(url) = &self.database_url {
+            c.arg(format!("--database-url={url}"));
+        }
+        c
+    }
+
     /// `base + path`
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
+}
+
+/// A fresh database on the test PostgreSQL cluster when `RREG_TEST_DB=postgres` (the test command
+/// starts the cluster and sets `RREG_TEST_POSTGRES` to its base URL); `None` means SQLite.
+pub fn test_database_url() -> Option<String> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    if std::env::var("RREG_TEST_DB").as_deref() != Ok("postgres") {
+        return None;
+    }
+    let base = std::env::var("RREG_TEST_POSTGRES").expect("RREG_TEST_DB=postgres needs RREG_TEST_POSTGRES");
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    Some(format!(
+        "{base}/rreg_test_{}_{}_{n}",
+        std::process::id(),
+        nanos % 1_000_000_000
+    ))
 }
 
 /// A client that sends `authorization` (if any) with every request and follows no redirects.

@@ -31,5 +31,12 @@ pub(super) async fn list(State(s): State<AppState>, who: Who, params: Params) ->
             .map_err(|_| JsonError::bad_request(format!("before must be an entry id, not {b:?}")))?,
     };
     let rows = Orgs::new(&s.accounts).audit(before, n + 1).await?;
-    page("/audit", &[], ("before", |a: &AuditEntry| a.id.to_string()), n, rows, view)
+    page(
+        "/audit",
+        &[],
+        ("before", |a: &AuditEntry| a.id.to_string()),
+        n,
+        rows,
+        view,
+    )
 }

@@ -64,6 +64,7 @@ impl JsonError {
             StatusCode::NOT_FOUND => "NOT_FOUND",
             StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
             StatusCode::CONFLICT => "CONFLICT",
+            StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
             StatusCode::TOO_MANY_REQUESTS => "TOO_MANY_REQUESTS",
             _ => "INTERNAL",
         }

@@ -19,7 +19,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post, put};
+use axum::routing::{any, delete, get, patch, post, put};
 use axum::Router;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -74,6 +74,8 @@ pub fn router() -> Router<AppState> {
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", delete(tokens::revoke))
         .route("/audit", get(audit::list))
+        // `/api/v1` and `/api/v1/` themselves would otherwise miss the fallback below.
+        .route("/", any(no_such_endpoint))
         .fallback(no_such_endpoint)
         .method_not_allowed_fallback(method_not_allowed)
 }
@@ -175,10 +177,11 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
 }
 
 impl RawBody {
-    /// Parses the body as `T`, whose unknown fields are refused. Any failure is `400`.
+    /// Parses the body as `T`, a JSON object whose unknown fields are refused. Any failure is `400`.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, JsonError> {
-        if self.0.is_empty() {
-            return Err(JsonError::bad_request("a JSON request body is required"));
+        // serde would also fill a struct from an array; only objects are accepted.
+        if self.0.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(JsonError::bad_request("the request body must be a JSON object"));
         }
         serde_json::from_slice(&self.0).map_err(|e| JsonError::bad_request(format!("invalid JSON body: {e}")))
     }

@@ -7,6 +7,19 @@ use crate::auth::{Access, Principal};
 use crate::db::DbError;
 use crate::services::ServiceError;
 
+/// Shortest password accepted, in bytes.
+const MIN_PASSWORD: usize = 8;
+
+/// Checks a new password's length (as `Accounts::set_password` does).
+pub fn check_password(password: &str) -> Result<(), ServiceError> {
+    if password.len() < MIN_PASSWORD {
+        return Err(ServiceError::BadRequest(format!(
+            "password must have at least {MIN_PASSWORD} characters"
+        )));
+    }
+    Ok(())
+}
+
 /// Longest token name accepted, in bytes.
 const MAX_TOKEN_NAME: usize = 100;
 

@@ -1,0 +1,138 @@
+//! `/api/v1/repositories`: listing what the caller may read, creating empty repositories, and their
+//! settings (visibility, description). Names hold slashes, so `{*name}` takes the rest of the path.
+//! A repository the caller may not read answers `404`, exactly like a missing one.
+
+use axum::extract::State;
+use rreg_oci::RepoName;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{created, no_content, ok, page, time, ApiResult, JsonError, Params, RawBody, Segments, Who};
+use crate::auth::Access;
+use crate::routes::AppState;
+use crate::services::orgs::{Orgs, Repo, RepoUpdate, Visibility};
+
+fn view(r: &Repo) -> Value {
+    let mut v = json!({
+        "name": r.name,
+        "namespace": r.namespace,
+        "visibility": r.visibility.as_str(),
+        "description": r.description,
+        "created_at": time(r.created_at),
+    });
+    if let Some(a) = r.access {
+        v["access"] = json!(a.as_str());
+    }
+    v
+}
+
+fn parse_name(name: &str) -> Result<RepoName, JsonError> {
+    RepoName::parse(name).map_err(|e| JsonError::bad_request(e.to_string()))
+}
+
+fn parse_visibility(v: &str) -> Result<Visibility, JsonError> {
+    Visibility::parse(v)
+        .ok_or_else(|| JsonError::bad_request(format!("visibility must be public or private, not {v:?}")))
+}
+
+/// `GET /api/v1/repositories?namespace=&q=&last=&n=`: the repositories the caller may read
+/// (anonymous callers: public ones), empty ones included.
+pub(super) async fn list(State(s): State<AppState>, who: Who, params: Params) -> ApiResult {
+    let n = params.page_size()?;
+    let namespace = params.get("namespace").filter(|v| !v.is_empty());
+    let q = params.get("q").filter(|v| !v.is_empty());
+    // The check is the listing's own filter: only what the caller may read is returned.
+    let rows = Orgs::new(&s.accounts)
+        .list_repos(who.principal(), namespace, q, params.get("last").unwrap_or(""), n + 1)
+        .await?;
+    page(
+        "/repositories",
+        &[("namespace", namespace), ("q", q)],
+        ("last", |r: &Repo| r.name.clone()),
+        n,
+        rows,
+        view,
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRepo {
+    name: String,
+    visibility: Option<String>,
+    #[serde(default)]
+    description: String,
+}
+
+/// `POST /api/v1/repositories` {name, visibility?, description?}: needs push access to the name.
+pub(super) async fn create(State(s): State<AppState>, who: Who, body: RawBody) -> ApiResult {
+    let me = who.user()?;
+    let req: NewRepo = body.json()?;
+    let name = parse_name(&req.name)?;
+    let visibility = req.visibility.as_deref().map(parse_visibility).transpose()?;
+    let orgs = Orgs::new(&s.accounts);
+    orgs.may_create_repo(me, &name).await?;
+    let repo = orgs.create_repo(&name, visibility, &req.description).await?;
+    who.audit(&orgs, "repo.create", &repo.name, repo.visibility.as_str())
+        .await;
+    created(view(&repo))
+}
+
+/// `GET /api/v1/repositories/{name}`: read access.
+pub(super) async fn get(State(s): State<AppState>, who: Who, Segments(name): Segments<String>) -> ApiResult {
+    let name = parse_name(&name)?;
+    let repo = Orgs::new(&s.accounts)
+        .repo(who.principal(), &name, Access::Read)
+        .await?;
+    ok(view(&repo))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RepoChange {
+    visibility: Option<String>,
+    description: Option<String>,
+}
+
+/// `PATCH /api/v1/repositories/{name}` {visibility?, description?}: admin access.
+pub(super) async fn update(
+    State(s): State<AppState>,
+    who: Who,
+    Segments(name): Segments<String>,
+    body: RawBody,
+) -> ApiResult {
+    let me = who.user()?;
+    let name = parse_name(&name)?;
+    let orgs = Orgs::new(&s.accounts);
+    let repo = orgs.repo(Some(me), &name, Access::Admin).await?;
+    let req: RepoChange = body.json()?;
+    let update = RepoUpdate {
+        visibility: req.visibility.as_deref().map(parse_visibility).transpose()?,
+        description: req.description,
+    };
+    if update.visibility.is_none() && update.description.is_none() {
+        return Err(JsonError::bad_request(
+            "nothing to change: give visibility or description",
+        ));
+    }
+    let after = orgs.update_repo(&repo, &update).await?;
+    if after.visibility != repo.visibility {
+        who.audit(&orgs, "repo.visibility", &repo.name, after.visibility.as_str())
+            .await;
+    }
+    if update.description.is_some() {
+        who.audit(&orgs, "repo.update", &repo.name, "description").await;
+    }
+    ok(view(&after))
+}
+
+/// `DELETE /api/v1/repositories/{name}`: admin access.
+pub(super) async fn delete(State(s): State<AppState>, who: Who, Segments(name): Segments<String>) -> ApiResult {
+    let me = who.user()?;
+    let name = parse_name(&name)?;
+    let orgs = Orgs::new(&s.accounts);
+    let repo = orgs.repo(Some(me), &name, Access::Admin).await?;
+    orgs.delete_repo(&repo).await?;
+    who.audit(&orgs, "repo.delete", &repo.name, "").await;
+    no_content()
+}
