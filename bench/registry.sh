@@ -206,20 +206,22 @@ CLK_TCK=$(getconf CLK_TCK)
 http_code() { curl -sS -o /dev/null -w '%{http_code}' "$@"; }
 
 wait_ready() { # $1 = base URL; waits for GET /v2/ → 200 while the server lives
-  local i
+  local i code=''
   for i in $(seq 1 300); do
     kill -0 "$SRV_PID" 2>/dev/null || die "the server exited while starting"
-    [[ $(curl -s -o /dev/null -w '%{http_code}' "$1/v2/" || true) == 200 ]] && return 0
+    code=$(curl -s -o /dev/null -w '%{http_code}' "$1/v2/" || true)
+    [[ $code == 200 ]] && return 0
     sleep 0.1
   done
-  die "$1/v2/ did not answer 200 within 30 s"
+  die "$1/v2/ did not answer 200 within 30 s (last answer: HTTP $code)"
 }
 
 start_rreg() { # $1 = data dir; sets SRV_PID, PORT
   local out=$WORK/rreg.$RUN.out i addr=''
   SRV_LOG=$WORK/rreg.$RUN.log
-  # max_page_size: tags/list answers all 10,001 tags in one page, as distribution does.
-  RUST_LOG=warn RREG__REGISTRY__MAX_PAGE_SIZE=1000000 \
+  # auth off: distribution runs without auth too. max_page_size: tags/list answers all 10,001 tags
+  # in one page, as distribution 2.8 does.
+  RUST_LOG=warn RREG__AUTH__ENABLED=false RREG__REGISTRY__MAX_PAGE_SIZE=1000000 \
     "$BIN" serve --listen 127.0.0.1:0 --data-dir "$1" >"$out" 2>"$SRV_LOG" &
   SRV_PID=$!
   for i in $(seq 1 300); do
@@ -305,12 +307,17 @@ run_suite() { # $1 = rreg | distribution, $2 = run number (0 = warm-up)
   "start_$SYS" "$data"
   BASE=http://127.0.0.1:$PORT
   wait_ready "$BASE"
+  # VmHWM and CPU time are read from /proc/$SRV_PID: make sure it is the server, not a wrapper.
+  [[ $(readlink "/proc/$SRV_PID/exe") == *"$( [[ $SYS == rreg ]] && echo rreg-server || echo docker-registry)" ]] ||
+    die "$SYS: PID $SRV_PID is $(readlink "/proc/$SRV_PID/exe"), not the server"
   TAG=r$RUN
 
   # 1. push, blobs new (fresh data dir); peak memory and CPU time of the server during it.
+  #    --preserve-digests: without it skopeo gzips uncompressed layers on their way to docker://
+  #    (and the push would time skopeo's gzip); check_manifest below fails if the digest changed.
   hwm_reset
   c0=$(cpu_ticks)
-  timed skopeo_q copy -q --dest-tls-verify=false --dest-no-creds \
+  timed skopeo_q copy -q --preserve-digests --dest-tls-verify=false --dest-no-creds \
     "oci:$LAYOUT:bench" "docker://127.0.0.1:$PORT/$REPO:$TAG" || die "$SYS: push failed"
   c1=$(cpu_ticks)
   rec "$SYS" push_s "$RUN" "$ELAPSED"; S+=("push ${ELAPSED}s")
@@ -322,7 +329,7 @@ run_suite() { # $1 = rreg | distribution, $2 = run number (0 = warm-up)
   done
 
   # 2. re-push, everything present.
-  timed skopeo_q copy -q --dest-tls-verify=false --dest-no-creds \
+  timed skopeo_q copy -q --preserve-digests --dest-tls-verify=false --dest-no-creds \
     "oci:$LAYOUT:bench" "docker://127.0.0.1:$PORT/$REPO:$TAG" || die "$SYS: re-push failed"
   rec "$SYS" repush_s "$RUN" "$ELAPSED"; S+=("re-push ${ELAPSED}s")
 
@@ -341,7 +348,7 @@ run_suite() { # $1 = rreg | distribution, $2 = run number (0 = warm-up)
   for v in "${LAYER_DIGESTS[@]}"; do urls+=(-o /dev/null "$BASE/v2/$REPO/blobs/$v"); done
   out=$WORK/get.out
   timed curl -sS -w '%{http_code} %{size_download}\n' "${urls[@]}" >"$out" || die "$SYS: curl GET of the blobs failed"
-  rec "$SYS" get_s "$RUN" "$ELAPSED"; S+=("GET ${ELAPSED}s")
+  rec "$SYS" get_s "$RUN" "$ELAPSED"; S+=("blob-GETs ${ELAPSED}s")
   v=0
   while read -r line; do
     [[ $line == "200 ${LAYER_SIZES[v]}" ]] || die "$SYS: GET blob ${LAYER_DIGESTS[v]}: '$line', expected '200 ${LAYER_SIZES[v]}'"
@@ -359,27 +366,27 @@ run_suite() { # $1 = rreg | distribution, $2 = run number (0 = warm-up)
   v=$(awk '/^Requests\/sec:/ { print $2 }' "$out")
   [[ -n $v ]] || die "$SYS: no Requests/sec in wrk's output: $(cat "$out")"
   awk '/requests in/ { print $1 }' "$out" | grep -qv '^0$' || die "$SYS: wrk made no requests"
-  rec "$SYS" wrk_get_rps "$RUN" "$v"; S+=("GET ${v}/s")
+  rec "$SYS" wrk_get_rps "$RUN" "$v"; S+=("manifest-GET ${v}/s")
 
   out=$WORK/ab-mhead.out
   timeout 900 ab -k -i -c$CONC -n"$AB_N" -s 30 -H "Accept: $MT_MANIFEST" \
     "$BASE/v2/$REPO/manifests/$TAG" >"$out" 2>&1 || die "$SYS: ab manifest HEAD failed: $(tail -n 3 "$out")"
   v=$(check_ab "$out" "manifest HEAD")
-  rec "$SYS" ab_mhead_rps "$RUN" "$v"; S+=("HEAD ${v}/s")
+  rec "$SYS" ab_mhead_rps "$RUN" "$v"; S+=("manifest-HEAD ${v}/s")
   rec "$SYS" ab_mhead_keepalive "$RUN" "$(cat "$out.keepalive")"
 
   out=$WORK/ab-bhead.out
   timeout 900 ab -k -i -c$CONC -n"$AB_N" -s 30 "$BASE/v2/$REPO/blobs/$BIG_DIGEST" >"$out" 2>&1 ||
     die "$SYS: ab blob HEAD failed: $(tail -n 3 "$out")"
   v=$(check_ab "$out" "blob HEAD")
-  rec "$SYS" ab_bhead_rps "$RUN" "$v"; S+=("blob HEAD ${v}/s")
+  rec "$SYS" ab_bhead_rps "$RUN" "$v"; S+=("blob-HEAD ${v}/s")
   rec "$SYS" ab_bhead_keepalive "$RUN" "$(cat "$out.keepalive")"
 
   out=$WORK/tagput.out
   python3 "$BENCH/lib/tag_put.py" 127.0.0.1 "$PORT" "$REPO" "$TAGS" "$CONC" >"$out" 2>&1 ||
     die "$SYS: tag PUTs failed: $(tail -n 25 "$out")"
   v=$(sed -n 's/.*tags_per_s=\([0-9.]*\).*/\1/p' "$out")
-  rec "$SYS" tagput_tps "$RUN" "$v"; S+=("tags ${v}/s")
+  rec "$SYS" tagput_tps "$RUN" "$v"; S+=("tag-PUTs ${v}/s")
   rec "$SYS" tagput_client_cpu_s "$RUN" "$(sed -n 's/.*client_cpu_s=\([0-9.]*\).*/\1/p' "$out")"
 
   out=$WORK/taglist.out
@@ -430,7 +437,7 @@ META=$WORK/meta.env
   echo "rreg_bin=$BIN ($(date -u -r "$BIN" '+built %Y-%m-%d %H:%M UTC'))"
   echo "distribution_version=$(docker-registry --version | awk '{ print $3 }' | sed 's/+.*//')"
   echo "skopeo_version=$(skopeo --version | awk '{ print $3 }')"
-  echo "wrk_version=$(wrk --version 2>&1 | awk 'NR == 1 { print $2 }')"
+  echo "wrk_version=$( (wrk --version 2>&1 || true) | awk 'NR == 1 { print $2 }')"
   echo "ab_version=$(ab -V | awk 'NR == 1 { print $4, $5 }')"
   echo "python_version=$(python3 -c 'import platform; print(platform.python_version())')"
   echo "loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -447,8 +454,9 @@ echo "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$META"
 
 notes=(
   "Each system runs on a fresh server process and an empty data dir (filesystem storage under $TMPBASE) for every run; both listen on 127.0.0.1 only."
-  "rreg-server: RUST_LOG=warn, RREG__REGISTRY__MAX_PAGE_SIZE=1000000 so tags/list answers all tags in one page as distribution 2.8 does (its default page is 10,000)."
+  "rreg-server: RUST_LOG=warn; RREG__AUTH__ENABLED=false (distribution runs without auth, so neither checks credentials); RREG__REGISTRY__MAX_PAGE_SIZE=1000000 so tags/list answers all tags in one page as distribution 2.8 does (rreg's default page is 10,000)."
   "distribution: \`docker-registry serve\` with log level warn, access log off, in-memory blob descriptor cache, upload purging off."
+  "Push and re-push use \`skopeo copy --preserve-digests\`: without it skopeo 1.9 gzips uncompressed layers on the way to docker:// and the push times skopeo's gzip. The script checks that the pushed manifest keeps the layout's digest."
   "skopeo runs with --insecure-policy and --dest-no-creds/--src-no-creds (no auth); HTTPS is tried first, then HTTP, for both servers alike."
   "Peak memory is VmHWM of the server, reset with \`echo 5 > /proc/PID/clear_refs\` before the push and before the request load."
   "The floor is the wall time to hash the $IMAGE_BYTES bytes of layers on core 0 (taskset -c 0) from the page cache. Debian 12's coreutils sha256sum does not use the CPU's SHA instructions; openssl (like the sha2 crate) does — it is the floor that matters for a server in Rust."

@@ -166,6 +166,32 @@ start_postgres() {
   note "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
 }
 
+# ---------------------------------------------------------------------------
+# S3: a local S3-compatible server (moto) with a test bucket
+# ---------------------------------------------------------------------------
+MOTO_PID=""
+start_s3() {
+  if ! command -v moto_server >/dev/null 2>&1; then
+    note "installing moto[server] from PyPI"
+    python3 -m pip install -q 'moto[server]' >/dev/null 2>&1 || { warn "pip install moto[server] failed"; return 1; }
+    hash -r
+  fi
+  local port i
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  moto_server -H 127.0.0.1 -p "$port" >"$WORK_TMP/moto.log" 2>&1 &
+  MOTO_PID=$!
+  for i in $(seq 1 60); do
+    if curl -fsS -o /dev/null -X PUT "http://127.0.0.1:$port/rreg-test" 2>/dev/null; then
+      export RREG_TEST_S3_ENDPOINT="http://127.0.0.1:$port" RREG_TEST_S3_BUCKET=rreg-test
+      note "moto S3 on 127.0.0.1:$port (pid $MOTO_PID), bucket rreg-test"
+      return 0
+    fi
+    sleep 0.5
+  done
+  warn "moto did not answer"; tail -n 20 "$WORK_TMP/moto.log" >&2
+  return 1
+}
+
 stop_postgres() {
   [[ -n "$PG_DIR" && -f "$PG_DIR/data/postmaster.pid" ]] || return 0
   section "stopping the PostgreSQL cluster started here"
@@ -176,6 +202,7 @@ cleanup() {
   local rc=$?
   set +e
   stop_postgres
+  if [[ -n "$MOTO_PID" ]]; then kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null; fi
   if [[ -n "$DOCKERD_PID" ]]; then
     section "stopping the dockerd started here (pid $DOCKERD_PID)"
     stop_dockerd
@@ -304,8 +331,11 @@ fi
 section "PostgreSQL"
 start_postgres
 
+section "S3 (moto)"
+start_s3
+
 section "Test environment"
-for v in PATH DOCKER DOCKER_HOST DOCKER_CONFIG RREG_TEST_DOCKER RREG_TEST_DOCKER_IMAGE RREG_TEST_POSTGRES; do
+for v in PATH DOCKER DOCKER_HOST DOCKER_CONFIG RREG_TEST_DOCKER RREG_TEST_DOCKER_IMAGE RREG_TEST_POSTGRES RREG_TEST_S3_ENDPOINT; do
   if [[ -n "${!v:-}" ]]; then printf 'export %s=%q\n' "$v" "${!v}"; fi
 done
 
@@ -325,20 +355,21 @@ cargo clippy --workspace --all-targets -- -D warnings
 section "cargo build --workspace --bins"
 cargo build --workspace --bins
 
-# The server suites run a second time on PostgreSQL (RREG_TEST_DB=postgres gives each test server
-# its own database on the cluster started above).
+# The server suites run a second time on PostgreSQL and S3 (RREG_TEST_DB=postgres gives each test
+# server its own database on the cluster started above, RREG_TEST_STORAGE=s3 its own prefix in the
+# moto bucket).
 SERVER_SUITES=(distribution auth api)
 if cargo nextest --version >/dev/null 2>&1; then
   section "cargo nextest run --workspace --no-fail-fast (SQLite, local folder)"
   cargo nextest run --workspace --no-fail-fast
   filter=$(printf 'binary(%s) | ' "${SERVER_SUITES[@]}"); filter=${filter% | }
-  section "server suites on PostgreSQL: ${SERVER_SUITES[*]}"
-  RREG_TEST_DB=postgres cargo nextest run -p rreg-tests --no-fail-fast -E "$filter"
+  section "server suites on PostgreSQL + S3: ${SERVER_SUITES[*]}"
+  RREG_TEST_DB=postgres RREG_TEST_STORAGE=s3 cargo nextest run -p rreg-tests --no-fail-fast -E "$filter"
 else
   section "cargo test --workspace --no-fail-fast"
   cargo test --workspace --no-fail-fast
-  section "server suites on PostgreSQL: ${SERVER_SUITES[*]}"
-  for t in "${SERVER_SUITES[@]}"; do RREG_TEST_DB=postgres cargo test -p rreg-tests --test "$t"; done
+  section "server suites on PostgreSQL + S3: ${SERVER_SUITES[*]}"
+  for t in "${SERVER_SUITES[@]}"; do RREG_TEST_DB=postgres RREG_TEST_STORAGE=s3 cargo test -p rreg-tests --test "$t"; done
 fi
 
 section "all checks passed"

@@ -41,6 +41,13 @@ def fmt(v, decimals=None):
     return f"{v:,.{decimals}f}"
 
 
+def raw(v):
+    """A per-run value: integers as such, others with 4 significant digits, never in e-notation."""
+    if v == int(v) and abs(v) < 1e12:
+        return str(int(v))
+    return f"{v:.1f}" if abs(v) >= 1e4 else f"{v:.4g}"
+
+
 def ratio(a, b):
     if a is None or b is None or b == 0:
         return "—"
@@ -133,9 +140,9 @@ def main() -> None:
         d = runs.get((s, fig))
         if not d:
             continue
-        cells = [f"{d[r]:.4g}" if r in d else "" for r in range(maxrun + 1)]
+        cells = [raw(d[r]) if r in d else "" for r in range(maxrun + 1)]
         m = med(s, fig)
-        mstr = f"{m:.4g}" if m is not None else "—"
+        mstr = raw(m) if m is not None else "—"
         md.append(f"| {s} | {fig} | " + " | ".join(cells) + f" | {mstr} |")
     md += ["", "## Notes", ""]
     for line in meta.get("notes", "").split("\\n"):

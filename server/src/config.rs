@@ -111,16 +111,64 @@ pub enum StorageBackend {
     Filesystem,
     /// Memory only; everything is lost at exit (tests).
     Memory,
+    /// Object storage named by `storage.url` (`s3://bucket/prefix`, `gs://…`, `az://…`), configured by
+    /// `storage.options` (object_store's keys, e.g. `aws_endpoint`, `aws_region`, `aws_access_key_id`).
+    Url,
 }
 
 /// Where blobs live.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageSettings {
     /// The data folder: blobs (filesystem backend) and the SQLite database live under it.
     pub data_dir: PathBuf,
-    /// `filesystem` (default) or `memory`.
+    /// `filesystem` (default), `memory`, or `url`.
     pub backend: StorageBackend,
+    /// For `url`: where blobs live, e.g. `s3://bucket/rreg`, `gs://bucket`, `az://container`.
+    pub url: String,
+    /// For `url`: object_store options (see docs/deployment.md), e.g. `aws_endpoint`,
+    /// `aws_region`, `aws_access_key_id`, `aws_secret_access_key`, `aws_allow_http`,
+    /// `aws_virtual_hosted_style_request`.
+    #[serde(deserialize_with = "string_map")]
+    pub options: std::collections::BTreeMap<String, String>,
+}
+
+/// Reads a map whose values may arrive as strings, booleans or numbers (environment variables are
+/// typed by their look) and keeps them all as strings, as object_store expects.
+fn string_map<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::collections::BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        S(String),
+        B(bool),
+        I(i64),
+        F(f64),
+    }
+    let raw = std::collections::BTreeMap::<String, Scalar>::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Scalar::S(s) => s,
+                Scalar::B(b) => b.to_string(),
+                Scalar::I(i) => i.to_string(),
+                Scalar::F(f) => f.to_string(),
+            };
+            (k.to_lowercase(), v)
+        })
+        .collect())
+}
+
+impl std::fmt::Debug for StorageSettings {
+    // Options carry credentials: show their names only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StorageSettings")
+            .field("data_dir", &self.data_dir)
+            .field("backend", &self.backend)
+            .field("url", &self.url)
+            .field("options", &self.options.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Default for StorageSettings {
@@ -128,6 +176,8 @@ impl Default for StorageSettings {
         StorageSettings {
             data_dir: PathBuf::from("./data"),
             backend: StorageBackend::Filesystem,
+            url: String::new(),
+            options: Default::default(),
         }
     }
 }

@@ -47,6 +47,7 @@ impl Application {
         let storage = match settings.storage.backend {
             StorageBackend::Filesystem => Storage::local(data)?,
             StorageBackend::Memory => Storage::memory(),
+            StorageBackend::Url => Storage::from_url(&settings.storage.url, &settings.storage.options)?,
         };
         let limits = Limits {
             max_manifest_size: settings.registry.max_manifest_size,

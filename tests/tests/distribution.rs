@@ -2820,6 +2820,9 @@ mod housekeeping {
                 r.status()
             );
         }
+        if !s.storage_is_local() {
+            return;
+        }
         let uploads = s.data.path().join("uploads");
         let left: Vec<_> = std::fs::read_dir(&uploads)
             .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())

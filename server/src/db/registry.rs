@@ -272,19 +272,37 @@ impl Db {
         })
     }
 
-    /// Up to `limit` tag names of `repo` after `last`, in lexical order.
+    /// Up to `limit` tag names of `repo` after `last`, in lexical order. The names come back as one
+    /// aggregated string (tags cannot hold a newline), which is several times faster than a row
+    /// per tag for large repositories.
     pub async fn list_tags(&self, repo: i64, last: &str, limit: i64) -> Result<Vec<String>, DbError> {
-        with_pool!(self, p => {
-            let rows: Vec<String> = sqlx::query_scalar(
-                "SELECT name FROM tags WHERE repository_id = $1 AND name > $2 ORDER BY name LIMIT $3",
-            )
-            .bind(repo)
-            .bind(last)
-            .bind(limit)
-            .fetch_all(p)
-            .await?;
-            Ok(rows)
-        })
+        let joined: Option<String> = match &self.pool {
+            super::Pool::Sqlite(p) => {
+                sqlx::query_scalar(
+                    "SELECT group_concat(name, char(10) ORDER BY name) FROM
+                       (SELECT name FROM tags WHERE repository_id = $1 AND name > $2 ORDER BY name LIMIT $3)",
+                )
+                .bind(repo)
+                .bind(last)
+                .bind(limit)
+                .fetch_one(p)
+                .await?
+            }
+            super::Pool::Postgres(p) => {
+                sqlx::query_scalar(
+                    "SELECT string_agg(name, E'\\n' ORDER BY name) FROM
+                       (SELECT name FROM tags WHERE repository_id = $1 AND name > $2 ORDER BY name LIMIT $3) t",
+                )
+                .bind(repo)
+                .bind(last)
+                .bind(limit)
+                .fetch_one(p)
+                .await?
+            }
+        };
+        Ok(joined
+            .map(|j| j.split('\n').map(str::to_owned).collect())
+            .unwrap_or_default())
     }
 
     /// Up to `limit` repository names after `last`, in lexical order.

@@ -186,6 +186,9 @@ impl<'a> Orgs<'a> {
     /// Administrators count as owners. Non-members get `NotFound`, as if the organization did not
     /// exist; members who need to be owners get `Denied`.
     pub async fn org(&self, who: &Principal, org: &str, need: OrgRole) -> Result<Org, ServiceError> {
+        if !valid_account_name(org) {
+            return Err(not_found("organization", org));
+        }
         let Some(row) = self.db().org_by_name(org).await? else {
             return Err(not_found("organization", org));
         };
@@ -306,6 +309,9 @@ impl<'a> Orgs<'a> {
     }
 
     async fn user_id(&self, user: &str) -> Result<i64, ServiceError> {
+        if !valid_account_name(user) {
+            return Err(not_found("user", user));
+        }
         Ok(self
             .db()
             .user_by_name(user)

@@ -41,6 +41,9 @@ pub enum StorageError {
     /// Local file I/O failed.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The storage configuration is unusable.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// A byte stream read from storage.
@@ -62,6 +65,22 @@ impl Storage {
         Ok(Storage {
             store: Arc::new(fs),
             local_root: Some(root.to_path_buf()),
+        })
+    }
+
+    /// A store named by URL (`s3://bucket/prefix`, `gs://…`, `az://…`, `file:///…`) with
+    /// object_store options; a path in the URL becomes a key prefix.
+    pub fn from_url(url: &str, options: &std::collections::BTreeMap<String, String>) -> Result<Storage, StorageError> {
+        let parsed = url::Url::parse(url).map_err(|e| StorageError::Config(format!("storage.url {url:?}: {e}")))?;
+        let (store, prefix) = object_store::parse_url_opts(&parsed, options.iter())?;
+        let store: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() {
+            Arc::from(store)
+        } else {
+            Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+        };
+        Ok(Storage {
+            store,
+            local_root: None,
         })
     }
 

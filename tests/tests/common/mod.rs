@@ -49,6 +49,9 @@ pub struct TestServer {
     pub data: tempfile::TempDir,
     /// The database URL when the suite runs on PostgreSQL (`RREG_TEST_DB=postgres`).
     pub database_url: Option<String>,
+    /// Environment given to the server process (storage on S3 when `RREG_TEST_STORAGE=s3`, and
+    /// whatever a test adds).
+    env: Vec<(String, String)>,
     /// Sends the admin's Basic credentials with every request.
     pub client: reqwest::Client,
     /// Sends no credentials.
@@ -62,21 +65,38 @@ impl TestServer {
         Self::start_with(&[]).await
     }
 
+    /// Starts a server with extra environment variables (e.g. `RREG__AUTH__SIGNUP=true`).
+    pub async fn start_with_env(env: &[(&str, &str)]) -> TestServer {
+        Self::start_full(&[], env).await
+    }
+
     /// Starts a server with extra `serve` arguments.
     pub async fn start_with(extra: &[&str]) -> TestServer {
+        Self::start_full(extra, &[]).await
+    }
+
+    /// Whether blobs are stored in the data folder (not on S3).
+    pub fn storage_is_local(&self) -> bool {
+        !self.env.iter().any(|(k, _)| k == "RREG__STORAGE__BACKEND")
+    }
+
+    async fn start_full(extra: &[&str], env: &[(&str, &str)]) -> TestServer {
         let data = tempfile::tempdir().expect("tempdir");
         let mut extra_args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         let database_url = test_database_url();
         if let Some(url) = &database_url {
             extra_args.push(format!("--database-url={url}"));
         }
-        let (child, addr) = spawn(data.path(), "127.0.0.1:0", &extra_args).await;
+        let mut env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        env.extend(test_storage_env());
+        let (child, addr) = spawn(data.path(), "127.0.0.1:0", &extra_args, &env).await;
         TestServer {
             child,
             base: format!("http://{addr}"),
             addr,
             data,
             database_url,
+            env,
             client: client_with(Some(&basic("admin", ADMIN_PASSWORD))),
             anon: client_with(None),
             extra_args,
@@ -87,7 +107,7 @@ impl TestServer {
     pub async fn restart(&mut self) {
         let _ = self.child.kill().await;
         let _ = self.child.wait().await;
-        let (child, addr) = spawn(self.data.path(), &self.addr, &self.extra_args).await;
+        let (child, addr) = spawn(self.data.path(), &self.addr, &self.extra_args, &self.env).await;
         self.child = child;
         self.addr = addr;
         self.base = format!("http://{}", self.addr);
@@ -112,22 +132,49 @@ impl TestServer {
 /// A fresh database on the test PostgreSQL cluster when `RREG_TEST_DB=postgres` (the test command
 /// starts the cluster and sets `RREG_TEST_POSTGRES` to its base URL); `None` means SQLite.
 pub fn test_database_url() -> Option<String> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
     if std::env::var("RREG_TEST_DB").as_deref() != Ok("postgres") {
         return None;
     }
     let base = std::env::var("RREG_TEST_POSTGRES").expect("RREG_TEST_DB=postgres needs RREG_TEST_POSTGRES");
+    Some(format!("{base}/rreg_test_{}", test_database_url_suffix()))
+}
+
+/// Server environment putting blobs on the test S3 server when `RREG_TEST_STORAGE=s3` (the test
+/// command starts one and sets `RREG_TEST_S3_ENDPOINT`), under a prefix of their own.
+pub fn test_storage_env() -> Vec<(String, String)> {
+    if std::env::var("RREG_TEST_STORAGE").as_deref() != Ok("s3") {
+        return Vec::new();
+    }
+    let endpoint = std::env::var("RREG_TEST_S3_ENDPOINT").expect("RREG_TEST_STORAGE=s3 needs RREG_TEST_S3_ENDPOINT");
+    let bucket = std::env::var("RREG_TEST_S3_BUCKET").unwrap_or_else(|_| "rreg-test".into());
+    let prefix = test_database_url_suffix();
+    [
+        ("RREG__STORAGE__BACKEND", "url".to_owned()),
+        ("RREG__STORAGE__URL", format!("s3://{bucket}/{prefix}")),
+        ("RREG__STORAGE__OPTIONS__AWS_ENDPOINT", endpoint),
+        ("RREG__STORAGE__OPTIONS__AWS_ALLOW_HTTP", "true".into()),
+        ("RREG__STORAGE__OPTIONS__AWS_REGION", "us-east-1".into()),
+        ("RREG__STORAGE__OPTIONS__AWS_ACCESS_KEY_ID", "test".into()),
+        ("RREG__STORAGE__OPTIONS__AWS_SECRET_ACCESS_KEY", "test".into()),
+        (
+            "RREG__STORAGE__OPTIONS__AWS_VIRTUAL_HOSTED_STYLE_REQUEST",
+            "false".into(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+fn test_database_url_suffix() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
         .unwrap_or_default();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    Some(format!(
-        "{base}/rreg_test_{}_{}_{n}",
-        std::process::id(),
-        nanos % 1_000_000_000
-    ))
+    format!("t{}_{}_{n}", std::process::id(), nanos % 1_000_000_000)
 }
 
 /// A client that sends `authorization` (if any) with every request and follows no redirects.
@@ -149,7 +196,7 @@ impl Drop for TestServer {
     }
 }
 
-async fn spawn(data: &Path, listen: &str, extra: &[String]) -> (Child, String) {
+async fn spawn(data: &Path, listen: &str, extra: &[String], env: &[(String, String)]) -> (Child, String) {
     let show_logs = std::env::var_os("TEST_LOG").is_some();
     let mut cmd = Command::new(server_bin());
     cmd.arg("serve")
@@ -160,6 +207,7 @@ async fn spawn(data: &Path, listen: &str, extra: &[String]) -> (Child, String) {
         .args(extra)
         .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
         .env("RREG_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(if show_logs { Stdio::inherit() } else { Stdio::null() })

@@ -153,6 +153,7 @@ async fn identify(state: &AppState, headers: &HeaderMap, addr: &str) -> Result<O
     }
     if scheme.eq_ignore_ascii_case("basic") {
         let (u, p) = basic_credentials(headers)
+            .filter(|(u, p)| !u.contains('\0') && !p.contains('\0'))
             .ok_or_else(|| ServiceError::Unauthorized("malformed Basic credentials".into()))?;
         return Ok(Some(state.accounts.login(&u, &p, addr).await?));
     }
@@ -183,8 +184,20 @@ impl RawBody {
         if self.0.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             return Err(JsonError::bad_request("the request body must be a JSON object"));
         }
+        // Raw NUL bytes are invalid JSON; escaped ones would reach the database (PostgreSQL refuses
+        // them in text).
+        if self.0.windows(6).any(|w| w == b"\\u0000") {
+            return Err(JsonError::bad_request(NUL_REFUSED));
+        }
         serde_json::from_slice(&self.0).map_err(|e| JsonError::bad_request(format!("invalid JSON body: {e}")))
     }
+}
+
+const NUL_REFUSED: &str = "NUL characters are not allowed";
+
+/// Whether a percent-encoded path or query holds an encoded NUL.
+fn has_nul(s: &str) -> bool {
+    s.as_bytes().windows(3).any(|w| w.eq_ignore_ascii_case(b"%00"))
 }
 
 /// Path parameters; a malformed one (bad percent-encoding) is a JSON `400`.
@@ -198,6 +211,9 @@ where
     type Rejection = JsonError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if has_nul(parts.uri.path()) {
+            return Err(JsonError::bad_request(NUL_REFUSED));
+        }
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| Segments(p.0))
@@ -209,9 +225,12 @@ where
 pub(crate) struct Params(Vec<(String, String)>);
 
 impl<S: Send + Sync> FromRequestParts<S> for Params {
-    type Rejection = std::convert::Infallible;
+    type Rejection = JsonError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        if parts.uri.query().is_some_and(has_nul) {
+            return Err(JsonError::bad_request(NUL_REFUSED));
+        }
         Ok(Params(
             parts
                 .uri

@@ -72,6 +72,9 @@ impl Orgs<'_> {
 
     /// The team `name` of an organization.
     pub async fn team(&self, org: &Org, name: &str) -> Result<Team, ServiceError> {
+        if !valid_account_name(name) {
+            return Err(not_found("team", name));
+        }
         let t = self
             .db()
             .team_by_name(org.id, name)

@@ -5,6 +5,7 @@
 use super::{acts_as_admin, not_found, require_full_account, OrgRole, Orgs};
 use crate::auth::{Access, Principal};
 use crate::db::DbError;
+use crate::services::accounts::valid_account_name;
 use crate::services::ServiceError;
 
 /// Shortest password accepted, in bytes.
@@ -87,6 +88,9 @@ impl Orgs<'_> {
 
     /// A user's account.
     pub async fn user(&self, name: &str) -> Result<UserInfo, ServiceError> {
+        if !valid_account_name(name) {
+            return Err(not_found("user", name));
+        }
         let u = self
             .db()
             .user_by_name(name)
@@ -151,6 +155,7 @@ impl Orgs<'_> {
 
     /// Grants or removes administration; the last administrator stays one (`Conflict`).
     pub async fn set_admin(&self, target: &str, admin: bool) -> Result<(), ServiceError> {
+        self.user(target).await?;
         let u = self
             .db()
             .user_by_name(target)
@@ -170,6 +175,7 @@ impl Orgs<'_> {
     /// administrator, for the only owner of an organization, and while the user's namespace has
     /// repositories (whoever took the name next would own them).
     pub async fn delete_user(&self, target: &str) -> Result<(), ServiceError> {
+        self.user(target).await?;
         let u = self
             .db()
             .user_by_name(target)
