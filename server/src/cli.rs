@@ -26,6 +26,23 @@ enum Command {
     Migrate(Common),
     /// Manage accounts from the server's own machine.
     Admin(AdminArgs),
+    /// Collect garbage once (safe while servers run) and report what was freed.
+    Gc(GcArgs),
+}
+
+#[derive(Debug, Args)]
+struct GcArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Report what would be freed without removing anything.
+    #[arg(long)]
+    dry_run: bool,
+    /// Leave anything younger than this many seconds (default: gc.grace_secs).
+    #[arg(long)]
+    grace_secs: Option<u64>,
+    /// Also delete untagged manifests (default: gc.delete_untagged).
+    #[arg(long)]
+    untagged: bool,
 }
 
 #[derive(Debug, Args)]
@@ -96,6 +113,7 @@ pub async fn main() -> ExitCode {
         Command::Serve(c) => serve(c).await,
         Command::Migrate(c) => migrate(c).await,
         Command::Admin(a) => admin(a).await,
+        Command::Gc(g) => gc(g).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -196,5 +214,22 @@ async fn admin(a: AdminArgs) -> Result<(), String> {
             println!("{name} is {}an administrator", if revoke { "no longer " } else { "" });
         }
     }
+    Ok(())
+}
+
+async fn gc(g: GcArgs) -> Result<(), String> {
+    let settings = g.common.settings()?;
+    crate::telemetry::init("warn", &settings.log.format);
+    let registry = crate::startup::registry(&settings).await.map_err(|e| e.to_string())?;
+    let mut opts = settings.gc.options(g.dry_run);
+    if let Some(s) = g.grace_secs {
+        opts.grace = std::time::Duration::from_secs(s);
+    }
+    opts.delete_untagged |= g.untagged;
+    let report = registry.collect_garbage(&opts).await.map_err(|e| e.to_string())?;
+    if report.skipped_busy {
+        return Err(report.to_string());
+    }
+    println!("{}{report}", if g.dry_run { "would free: " } else { "freed: " });
     Ok(())
 }

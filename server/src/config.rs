@@ -21,8 +21,48 @@ pub struct Settings {
     pub registry: RegistrySettings,
     /// Accounts and token login.
     pub auth: AuthSettings,
+    /// Garbage collection.
+    pub gc: GcSettings,
     /// Logging.
     pub log: LogSettings,
+}
+
+/// Garbage collection (also `rreg-server gc`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GcSettings {
+    /// Seconds between collections while serving; 0 turns the schedule off. With several instances
+    /// each schedules one, and a lease in the database lets one run at a time.
+    pub interval_secs: u64,
+    /// Anything younger than this many seconds is left alone (protects pushes in progress).
+    pub grace_secs: u64,
+    /// Also delete manifests that have no tag, are listed by no index and refer to no live subject.
+    pub delete_untagged: bool,
+    /// Upload sessions idle this many seconds are abandoned and their bytes removed.
+    pub upload_expiry_secs: u64,
+}
+
+impl Default for GcSettings {
+    fn default() -> Self {
+        GcSettings {
+            interval_secs: 3600,
+            grace_secs: 3600,
+            delete_untagged: false,
+            upload_expiry_secs: 24 * 3600,
+        }
+    }
+}
+
+impl GcSettings {
+    /// The collection these settings describe.
+    pub fn options(&self, dry_run: bool) -> crate::services::GcOptions {
+        crate::services::GcOptions {
+            dry_run,
+            grace: std::time::Duration::from_secs(self.grace_secs),
+            delete_untagged: self.delete_untagged,
+            upload_expiry: std::time::Duration::from_secs(self.upload_expiry_secs),
+        }
+    }
 }
 
 /// Accounts and token login.
@@ -321,6 +361,14 @@ mod tests {
         let s = Settings::load(Some(&file), &o).expect("load");
         assert_eq!(s.server.listen, "127.0.0.1:0");
         assert_eq!(s.database_url(), "sqlite:///tmp/x/rreg.db");
+    }
+
+    #[test]
+    fn documented_default_file_matches_the_built_in_defaults() {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/rreg.toml");
+        let from_file = Settings::load(Some(&file), &Overrides::default()).expect("config/rreg.toml loads");
+        let builtin = Settings::load(None, &Overrides::default()).expect("defaults");
+        assert_eq!(format!("{from_file:?}"), format!("{builtin:?}"));
     }
 
     #[test]

@@ -28,6 +28,26 @@ pub enum StartupError {
     DataDir { path: String, source: std::io::Error },
 }
 
+/// The registry service on the configured database and storage (for `serve` and one-off commands).
+pub async fn registry(settings: &Settings) -> Result<Registry, StartupError> {
+    let data = &settings.storage.data_dir;
+    std::fs::create_dir_all(data).map_err(|source| StartupError::DataDir {
+        path: data.display().to_string(),
+        source,
+    })?;
+    let db = Db::connect(&settings.database_url(), settings.database.max_connections).await?;
+    let storage = match settings.storage.backend {
+        StorageBackend::Filesystem => Storage::local(data)?,
+        StorageBackend::Memory => Storage::memory(),
+        StorageBackend::Url => Storage::from_url(&settings.storage.url, &settings.storage.options)?,
+    };
+    let limits = Limits {
+        max_manifest_size: settings.registry.max_manifest_size,
+        max_page: settings.registry.max_page_size.max(1),
+    };
+    Ok(Registry::new(db, storage, limits))
+}
+
 /// A built, bound, not yet running server.
 pub struct Application {
     listener: TcpListener,
@@ -38,23 +58,13 @@ pub struct Application {
 impl Application {
     /// Prepares everything `run` needs.
     pub async fn build(settings: &Settings) -> Result<Application, StartupError> {
+        let registry = registry(settings).await?;
+        let db = registry.db().clone();
         let data = &settings.storage.data_dir;
-        std::fs::create_dir_all(data).map_err(|source| StartupError::DataDir {
-            path: data.display().to_string(),
-            source,
-        })?;
-        let db = Db::connect(&settings.database_url(), settings.database.max_connections).await?;
-        let storage = match settings.storage.backend {
-            StorageBackend::Filesystem => Storage::local(data)?,
-            StorageBackend::Memory => Storage::memory(),
-            StorageBackend::Url => Storage::from_url(&settings.storage.url, &settings.storage.options)?,
-        };
-        let limits = Limits {
-            max_manifest_size: settings.registry.max_manifest_size,
-            max_page: settings.registry.max_page_size.max(1),
-        };
-        let registry = Registry::new(db.clone(), storage, limits);
         let accounts = Accounts::bootstrap(db, &settings.auth, data).await?;
+        if settings.gc.interval_secs > 0 {
+            spawn_gc_schedule(registry.clone(), settings.gc.clone());
+        }
         let listen = &settings.server.listen;
         let listener = TcpListener::bind(listen).await.map_err(|source| StartupError::Bind {
             addr: listen.clone(),
@@ -88,6 +98,20 @@ impl Application {
             .with_graceful_shutdown(shutdown_signal())
             .await
     }
+}
+
+/// Collects garbage every `gc.interval_secs` while serving (first run one interval after start).
+fn spawn_gc_schedule(registry: Registry, gc: crate::config::GcSettings) {
+    tokio::spawn(async move {
+        let period = std::time::Duration::from_secs(gc.interval_secs);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        loop {
+            tick.tick().await;
+            if let Err(e) = registry.collect_garbage(&gc.options(false)).await {
+                tracing::error!(error = %e, "scheduled garbage collection failed");
+            }
+        }
+    });
 }
 
 async fn shutdown_signal() {

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod error;
+mod gc;
 mod models;
 mod registry;
 
@@ -17,6 +18,7 @@ use sqlx::{PgPool, Postgres, SqlitePool};
 
 pub use accounts::*;
 pub use error::DbError;
+pub use gc::*;
 pub use models::*;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");

@@ -169,6 +169,11 @@ impl Accounts {
         if let Some(retry_after) = self.throttled(&keys) {
             return Err(ServiceError::RateLimited { retry_after });
         }
+        // A name no account can have is refused before it reaches the database.
+        if user.is_empty() || user.len() > 64 || user.contains('\0') || secret.contains('\0') {
+            self.record_failure(&keys);
+            return Err(ServiceError::Unauthorized("invalid username or password".into()));
+        }
         let result = if secret.starts_with(PAT_PREFIX) {
             self.login_with_token(user, secret).await?
         } else {

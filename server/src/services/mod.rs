@@ -5,6 +5,7 @@
 pub mod accounts;
 mod blobs;
 mod error;
+mod gc;
 mod manifests;
 pub mod orgs;
 mod tags;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 pub use accounts::{Accounts, IssuedToken};
 pub use blobs::{BlobBody, BlobInfo, ByteRange};
 pub use error::ServiceError;
+pub use gc::{GcOptions, GcReport};
 pub use manifests::{ManifestPut, StoredManifest};
 pub use tags::Page;
 pub use uploads::{MountOutcome, UploadState};

@@ -229,13 +229,19 @@ impl Registry {
                 "content has digest {computed}, not {digest}"
             )));
         }
-        let known = self.db.blob_size(&digest.to_string()).await?.is_some() && self.storage.blob_exists(digest).await?;
-        if !known {
+        // Write the object unless it is there, record it, and if the collector was taking it away
+        // meanwhile (the claim reports a fresh or marked row), make sure the bytes are in place.
+        let mut wrote = false;
+        if !self.storage.blob_exists(digest).await? {
+            self.storage.commit_blob(id, &part_ids, digest).await?;
+            wrote = true;
+        }
+        let fresh = self.db.claim_blob(repo, &digest.to_string(), state.size as i64).await?;
+        if fresh && !wrote && !self.storage.blob_exists(digest).await? {
             self.storage.commit_blob(id, &part_ids, digest).await?;
         }
         // A renamed single part is gone already; deleting it again is harmless.
         self.storage.delete_parts(id, &part_ids).await?;
-        self.db.add_blob(repo, &digest.to_string(), state.size as i64).await?;
         self.db.delete_upload(id).await?;
         self.storage.forget_upload(id);
         Ok(state.size)

@@ -238,6 +238,78 @@ impl Storage {
         }
     }
 
+    fn trash_key(d: &Digest, mark: &str) -> Path {
+        Path::from(format!("trash/{mark}/{}/{}", d.algorithm().as_str(), d.hex()))
+    }
+
+    /// Moves blob `digest` aside under the collector's `mark`; false if there was no object.
+    pub async fn trash_blob(&self, digest: &Digest, mark: &str) -> Result<bool, StorageError> {
+        match self
+            .store
+            .rename(&Self::blob_key(digest), &Self::trash_key(digest, mark))
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Puts a blob moved aside back in place (its content is the same whatever happened meanwhile).
+    pub async fn restore_blob(&self, digest: &Digest, mark: &str) -> Result<(), StorageError> {
+        match self
+            .store
+            .rename(&Self::trash_key(digest, mark), &Self::blob_key(digest))
+            .await
+        {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes a blob moved aside.
+    pub async fn purge_trash(&self, digest: &Digest, mark: &str) -> Result<(), StorageError> {
+        match self.store.delete(&Self::trash_key(digest, mark)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Blobs moved aside by collectors: `(digest, mark)`.
+    pub async fn list_trash(&self) -> Result<Vec<(Digest, String)>, StorageError> {
+        let mut out = Vec::new();
+        let mut listing = self.store.list(Some(&Path::from("trash")));
+        while let Some(meta) = listing.next().await {
+            let meta = meta?;
+            let parts: Vec<_> = meta.location.parts().collect();
+            // trash/<mark>/<algorithm>/<hex>
+            if let [_, mark, alg, hex] = parts.as_slice() {
+                if let Ok(d) = Digest::parse(&format!("{}:{}", alg.as_ref(), hex.as_ref())) {
+                    out.push((d, mark.as_ref().to_owned()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every stored blob object with its last-modified time (Unix ms); keys that are not blobs are
+    /// skipped.
+    pub async fn list_blobs(&self) -> Result<Vec<(Digest, i64)>, StorageError> {
+        let mut out = Vec::new();
+        let mut listing = self.store.list(Some(&Path::from("blobs")));
+        while let Some(meta) = listing.next().await {
+            let meta = meta?;
+            let parts: Vec<_> = meta.location.parts().collect();
+            // blobs/<algorithm>/<2 hex>/<hex>
+            if let [_, alg, _, hex] = parts.as_slice() {
+                if let Ok(d) = Digest::parse(&format!("{}:{}", alg.as_ref(), hex.as_ref())) {
+                    out.push((d, meta.last_modified.timestamp_millis()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// Streams blob `digest`, or the byte range `range` of it.
     pub async fn get_blob(&self, digest: &Digest, range: Option<Range<u64>>) -> Result<ByteStream, StorageError> {
         self.read(&Self::blob_key(digest), range).await

@@ -115,11 +115,17 @@ impl TestServer {
 
     /// `rreg-server admin …` on this server's data folder and database.
     pub fn admin_command(&self) -> std::process::Command {
+        self.command("admin")
+    }
+
+    /// `rreg-server SUBCOMMAND …` on this server's data folder, database and storage.
+    pub fn command(&self, subcommand: &str) -> std::process::Command {
         let mut c = std::process::Command::new(server_bin());
-        c.arg("admin").arg("--data-dir").arg(self.data.path());
+        c.arg(subcommand).arg("--data-dir").arg(self.data.path());
         if let Some(url) = &self.database_url {
             c.arg(format!("--database-url={url}"));
         }
+        c.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         c
     }
 

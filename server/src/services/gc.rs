@@ -1,0 +1,162 @@
+//! Online garbage collection. One collector at a time (a lease in the database) removes, all older
+//! than a grace period: untagged manifests (when the policy says so), blob links no manifest of
+//! their repository uses, abandoned upload sessions, then blobs nothing links or references, and
+//! stored objects the database does not know. A blob is moved aside under a mark before its row
+//! goes; an upload that needs it meanwhile clears the mark and the collector puts the blob back, so
+//! a push in progress never loses a blob it is about to reference.
+
+use std::time::Duration;
+
+use rreg_oci::Digest;
+
+use super::{Registry, ServiceError};
+use crate::db::now_ms;
+
+/// What a collection does.
+#[derive(Debug, Clone)]
+pub struct GcOptions {
+    /// Only report.
+    pub dry_run: bool,
+    /// Leave anything younger than this alone.
+    pub grace: Duration,
+    /// Also delete untagged manifests (not listed by an index, not referring to a live subject).
+    pub delete_untagged: bool,
+    /// Upload sessions idle this long are abandoned.
+    pub upload_expiry: Duration,
+}
+
+/// What a collection found (and, unless dry-run, removed).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct GcReport {
+    pub manifests: u64,
+    pub links: u64,
+    pub uploads: u64,
+    pub blobs: u64,
+    pub bytes: u64,
+    pub orphan_objects: u64,
+    pub restored: u64,
+    pub skipped_busy: bool,
+}
+
+impl std::fmt::Display for GcReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.skipped_busy {
+            return write!(f, "another collector is running; nothing done");
+        }
+        write!(
+            f,
+            "{} untagged manifests, {} blob links, {} upload sessions, {} blobs ({} bytes), {} orphan objects",
+            self.manifests, self.links, self.uploads, self.blobs, self.bytes, self.orphan_objects
+        )
+    }
+}
+
+fn ms(d: Duration) -> i64 {
+    d.as_millis().min(i64::MAX as u128) as i64
+}
+
+impl Registry {
+    /// Runs one collection.
+    #[tracing::instrument(skip(self))]
+    pub async fn collect_garbage(&self, opts: &GcOptions) -> Result<GcReport, ServiceError> {
+        let holder = uuid::Uuid::new_v4().simple().to_string();
+        let mut report = GcReport::default();
+        if !self.db.take_gc_lease(&holder, 10 * 60 * 1000).await? {
+            report.skipped_busy = true;
+            return Ok(report);
+        }
+        let result = self.collect(opts, &holder, &mut report).await;
+        let _ = self.db.release_gc_lease(&holder).await;
+        result.map(|()| report)
+    }
+
+    async fn collect(&self, opts: &GcOptions, mark: &str, report: &mut GcReport) -> Result<(), ServiceError> {
+        let cutoff = now_ms() - ms(opts.grace);
+        // A collector that died may have left blobs moved aside or marked: put back every one the
+        // database still records, drop the others, and clear stale marks.
+        if !opts.dry_run {
+            for (d, old_mark) in self.storage.list_trash().await? {
+                if self.db.blob_known(&d.to_string()).await? {
+                    self.storage.restore_blob(&d, &old_mark).await?;
+                    report.restored += 1;
+                } else {
+                    self.storage.purge_trash(&d, &old_mark).await?;
+                }
+            }
+            for (digest, _) in self.db.marked_blobs().await? {
+                self.db.unmark_blob(&digest).await?;
+            }
+        }
+        if opts.delete_untagged {
+            // Deleting an index can orphan its children: repeat until nothing more goes.
+            loop {
+                let found = self.db.untagged_manifests(cutoff).await?;
+                let mut deleted = 0;
+                for (repo, digest) in &found {
+                    if opts.dry_run || self.db.delete_untagged_manifest(*repo, digest).await? {
+                        deleted += 1;
+                    }
+                }
+                report.manifests += deleted;
+                if opts.dry_run || deleted == 0 {
+                    break;
+                }
+            }
+        }
+        for (repo, digest) in self.db.stale_links(cutoff).await? {
+            if opts.dry_run || self.db.delete_stale_link(repo, &digest, cutoff).await? {
+                report.links += 1;
+            }
+        }
+        let upload_cutoff = now_ms() - ms(opts.upload_expiry.max(opts.grace));
+        for u in self.db.stale_uploads(upload_cutoff).await? {
+            if !opts.dry_run {
+                let parts: Vec<String> = self
+                    .db
+                    .upload_parts(&u.id)
+                    .await?
+                    .into_iter()
+                    .map(|p| p.part_id)
+                    .collect();
+                self.db.delete_upload(&u.id).await?;
+                self.storage.delete_parts(&u.id, &parts).await?;
+                self.storage.forget_upload(&u.id);
+            }
+            report.uploads += 1;
+        }
+        // (A dry run counts only blobs unreferenced already, not those the steps above would free.)
+        for (digest, size) in self.db.unreferenced_blobs(cutoff).await? {
+            let Ok(d) = Digest::parse(&digest) else { continue };
+            if opts.dry_run {
+                report.blobs += 1;
+                report.bytes += size.max(0) as u64;
+                continue;
+            }
+            if !self.db.mark_blob(&digest, mark).await? {
+                continue;
+            }
+            self.storage.trash_blob(&d, mark).await?;
+            if self.db.delete_marked_blob(&digest, mark).await? {
+                self.storage.purge_trash(&d, mark).await?;
+                report.blobs += 1;
+                report.bytes += size.max(0) as u64;
+            } else {
+                // An upload claimed it meanwhile: the same bytes go back.
+                self.storage.restore_blob(&d, mark).await?;
+                self.db.unmark_blob(&digest).await?;
+            }
+        }
+        // Objects without a row (a crash between writing and recording), once old enough.
+        for (d, modified) in self.storage.list_blobs().await? {
+            if modified >= cutoff || self.db.blob_known(&d.to_string()).await? {
+                continue;
+            }
+            if !opts.dry_run {
+                self.storage.delete_blob(&d).await?;
+            }
+            report.orphan_objects += 1;
+        }
+        tracing::info!(dry_run = opts.dry_run, %report, "garbage collection done");
+        Ok(())
+    }
+}
