@@ -154,14 +154,18 @@ start_postgres() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
     PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
   fi
-  PG_DIR="$WORK_TMP/postgres"
-  mkdir -p "$PG_DIR"
+  # Its own folder: the postgres user cannot enter the script's private temp folder.
+  PG_DIR=$(mktemp -d /tmp/rreg-pg.XXXXXX)
   chown postgres "$PG_DIR"
   local port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-  su postgres -s /bin/sh -c "$PG_BIN/initdb -D $PG_DIR/data -A trust -U postgres" >"$PG_DIR/initdb.log" 2>&1
-  su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D $PG_DIR/data -l $PG_DIR/log -w start \
-      -o '-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=400'" >/dev/null
+  if ! su postgres -s /bin/sh -c "$PG_BIN/initdb -D $PG_DIR/data -A trust -U postgres" >"$PG_DIR/initdb.log" 2>&1; then
+    warn "initdb failed:"; cat "$PG_DIR/initdb.log" >&2; return 1
+  fi
+  if ! su postgres -s /bin/sh -c "$PG_BIN/pg_ctl -D $PG_DIR/data -l $PG_DIR/log -w start \
+      -o '-p $port -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c max_connections=400'" >/dev/null; then
+    warn "PostgreSQL did not start:"; tail -n 20 "$PG_DIR/log" >&2; return 1
+  fi
   export RREG_TEST_POSTGRES="postgres://postgres@127.0.0.1:$port"
   note "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$port"
 }
@@ -202,6 +206,7 @@ cleanup() {
   local rc=$?
   set +e
   stop_postgres
+  [[ -n "$PG_DIR" ]] && rm -rf "$PG_DIR"
   if [[ -n "$MOTO_PID" ]]; then kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null; fi
   if [[ -n "$DOCKERD_PID" ]]; then
     section "stopping the dockerd started here (pid $DOCKERD_PID)"
@@ -358,7 +363,7 @@ cargo build --workspace --bins
 # The server suites run a second time on PostgreSQL and S3 (RREG_TEST_DB=postgres gives each test
 # server its own database on the cluster started above, RREG_TEST_STORAGE=s3 its own prefix in the
 # moto bucket).
-SERVER_SUITES=(distribution auth api gc)
+SERVER_SUITES=(distribution auth api gc ha)
 if cargo nextest --version >/dev/null 2>&1; then
   section "cargo nextest run --workspace --no-fail-fast (SQLite, local folder)"
   cargo nextest run --workspace --no-fail-fast

@@ -75,6 +75,26 @@ impl TestServer {
         Self::start_full(extra, &[]).await
     }
 
+    /// Starts an instance on the given database and server environment (storage), with a data
+    /// folder of its own: several such instances form one registry.
+    pub async fn start_shared(database_url: &str, env: &[(String, String)]) -> TestServer {
+        let data = tempfile::tempdir().expect("tempdir");
+        let extra_args = vec![format!("--database-url={database_url}")];
+        let env = env.to_vec();
+        let (child, addr) = spawn(data.path(), "127.0.0.1:0", &extra_args, &env).await;
+        TestServer {
+            child,
+            base: format!("http://{addr}"),
+            addr,
+            data,
+            database_url: Some(database_url.to_owned()),
+            env,
+            client: client_with(Some(&basic("admin", ADMIN_PASSWORD))),
+            anon: client_with(None),
+            extra_args,
+        }
+    }
+
     /// Whether blobs are stored in the data folder (not on S3).
     pub fn storage_is_local(&self) -> bool {
         !self.env.iter().any(|(k, _)| k == "RREG__STORAGE__BACKEND")
@@ -151,7 +171,22 @@ pub fn test_storage_env() -> Vec<(String, String)> {
     if std::env::var("RREG_TEST_STORAGE").as_deref() != Ok("s3") {
         return Vec::new();
     }
-    let endpoint = std::env::var("RREG_TEST_S3_ENDPOINT").expect("RREG_TEST_STORAGE=s3 needs RREG_TEST_S3_ENDPOINT");
+    s3_storage_env().expect("RREG_TEST_STORAGE=s3 needs RREG_TEST_S3_ENDPOINT")
+}
+
+/// Server environment for blobs under a fresh prefix of the test S3 bucket, if one is running.
+pub fn s3_storage_env() -> Option<Vec<(String, String)>> {
+    let endpoint = std::env::var("RREG_TEST_S3_ENDPOINT").ok()?;
+    Some(s3_env(endpoint))
+}
+
+/// A fresh PostgreSQL database URL on the test cluster, if one is running.
+pub fn postgres_url() -> Option<String> {
+    let base = std::env::var("RREG_TEST_POSTGRES").ok()?;
+    Some(format!("{base}/rreg_test_{}", test_database_url_suffix()))
+}
+
+fn s3_env(endpoint: String) -> Vec<(String, String)> {
     let bucket = std::env::var("RREG_TEST_S3_BUCKET").unwrap_or_else(|_| "rreg-test".into());
     let prefix = test_database_url_suffix();
     [

@@ -49,6 +49,22 @@ fn created(name: &RepoName, d: &rreg_oci::Digest) -> Response {
     resp
 }
 
+/// Most bytes of a refused chunk read and thrown away, so that the client reads the error on a
+/// connection it can go on using rather than a reset.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Reads what a refused request left of its body (nothing, when the body was consumed).
+async fn drain(body: &mut axum::body::BodyDataStream) {
+    use futures::StreamExt;
+    let mut seen = 0usize;
+    while let Some(Ok(chunk)) = body.next().await {
+        seen += chunk.len();
+        if seen > DRAIN_LIMIT {
+            break;
+        }
+    }
+}
+
 /// Parses `Content-Range` of a chunk: `start-end`, also `bytes start-end/total` and `bytes=start-end`.
 fn content_range(v: &str) -> Option<(u64, u64)> {
     let v = v.trim();
@@ -114,8 +130,10 @@ pub(super) async fn start(reg: &Registry, ctx: &Ctx<'_>, name: RepoName, req: Re
     if let Some(d) = req.param("digest") {
         let d = digest(d)?;
         let len = req.content_length();
-        reg.upload_monolithic(&name, &d, len, req.body.into_data_stream())
-            .await?;
+        let mut body = req.body.into_data_stream();
+        let result = reg.upload_monolithic(&name, &d, len, &mut body).await;
+        drain(&mut body).await;
+        result?;
         return Ok(created(&name, &d));
     }
     let state = reg.start_upload(&name).await?;
@@ -129,10 +147,10 @@ pub(super) async fn status(reg: &Registry, name: RepoName, id: &str) -> ApiResul
 
 pub(super) async fn patch(reg: &Registry, name: RepoName, id: &str, req: Req) -> ApiResult {
     let (start, len) = chunk_bounds(&req)?;
-    let state = reg
-        .append_upload(&name, id, start, len, req.body.into_data_stream())
-        .await
-        .map_err(|e| chunk_error(&name, e))?;
+    let mut body = req.body.into_data_stream();
+    let result = reg.append_upload(&name, id, start, len, &mut body).await;
+    drain(&mut body).await;
+    let state = result.map_err(|e| chunk_error(&name, e))?;
     Ok(session(StatusCode::ACCEPTED, &name, &state))
 }
 
@@ -142,9 +160,10 @@ pub(super) async fn put(reg: &Registry, name: RepoName, id: &str, req: Req) -> A
         .ok_or_else(|| ApiError::with_message(ErrorCode::DigestInvalid, "the digest query parameter is required"))?;
     let d = digest(d)?;
     let (start, len) = chunk_bounds(&req)?;
-    reg.finish_upload(&name, id, &d, start, len, req.body.into_data_stream())
-        .await
-        .map_err(|e| chunk_error(&name, e))?;
+    let mut body = req.body.into_data_stream();
+    let result = reg.finish_upload(&name, id, &d, start, len, &mut body).await;
+    drain(&mut body).await;
+    result.map_err(|e| chunk_error(&name, e))?;
     Ok(created(&name, &d))
 }
 

@@ -1,0 +1,159 @@
+//! `rreg history IMAGE`: the columns of `docker history`, from the local store or — with `--remote`,
+//! or when the image is not held — from the registry (manifest and config only; layer sizes are
+//! measured by streaming each layer once, or taken from the manifest with `--compressed`).
+
+use anyhow::{bail, Context as _};
+use futures::{StreamExt as _, TryStreamExt as _};
+use rreg_oci::{Descriptor, ImageConfig, ImageRef, Manifest, Platform};
+
+use super::{client_for, parse_ref};
+use crate::history::{self, Style};
+use crate::registry::{pull, Client};
+use crate::settings::Settings;
+use crate::store::{Image, Store};
+
+/// Output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Docker's table.
+    Table,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Show the history of an image.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The image (name, ID or digest).
+    pub image: String,
+    /// Do not truncate IDs and instructions.
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// Only image IDs.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Human-readable sizes and dates (`-H=false` prints bytes and RFC 3339 times).
+    #[arg(short = 'H', long = "human", default_value = "true", action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub human: bool,
+    /// Read the image from its registry even when it is held locally.
+    #[arg(long)]
+    pub remote: bool,
+    /// With --remote: show compressed layer sizes from the manifest instead of measuring layers.
+    #[arg(long)]
+    pub compressed: bool,
+    /// Platform to pick from a multi-platform image with --remote.
+    #[arg(long)]
+    pub platform: Option<String>,
+}
+
+/// Reads an image's manifest and config from its registry.
+pub async fn remote_image(client: &Client, r: &ImageRef, platform: Option<&Platform>) -> anyhow::Result<Image> {
+    let (fetched, index) = pull::resolve(client, r, platform).await?;
+    let manifest =
+        Manifest::parse(&fetched.bytes, Some(&fetched.media_type)).with_context(|| format!("manifest of {r}"))?;
+    let config_desc = manifest.config.clone().context("manifest has no config")?;
+    let config_raw = client.get_small_blob(r.repository.as_str(), &config_desc).await?;
+    let config = ImageConfig::parse(&config_raw).with_context(|| format!("config of {r}"))?;
+    let mut descriptor = Descriptor {
+        media_type: fetched.media_type.clone(),
+        digest: fetched.digest.clone(),
+        size: fetched.bytes.len() as i64,
+        artifact_type: None,
+        annotations: None,
+        platform: None,
+        urls: None,
+    };
+    if let Some(i) = index {
+        let mut a = std::collections::BTreeMap::new();
+        a.insert(crate::store::INDEX_DIGEST.to_owned(), i.digest.to_string());
+        descriptor.annotations = Some(a);
+    }
+    Ok(Image {
+        name: Some(r.clone()),
+        descriptor,
+        manifest_raw: fetched.bytes,
+        manifest,
+        config_raw,
+        config,
+    })
+}
+
+/// Runs the command.
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let settings = Settings::load()?;
+    let store = Store::open()?;
+    let local = if args.remote {
+        None
+    } else {
+        store.find(&args.image, &settings.default_registry())?
+    };
+    let (image, sizes) = match local {
+        Some(img) => {
+            let sizes = img
+                .manifest
+                .layers
+                .iter()
+                .map(|l| store.diff_size(l))
+                .collect::<anyhow::Result<Vec<u64>>>()?;
+            (img, sizes)
+        }
+        None => {
+            let r = parse_ref(&args.image, &settings)?;
+            let client = client_for(&r, &settings)?;
+            let platform = match &args.platform {
+                Some(p) => Some(Platform::parse(p).with_context(|| format!("invalid platform {p:?}"))?),
+                None => None,
+            };
+            let img = remote_image(&client, &r, platform.as_ref()).await?;
+            let sizes = if args.compressed {
+                img.manifest
+                    .layers
+                    .iter()
+                    .map(|l| u64::try_from(l.size).unwrap_or(0))
+                    .collect()
+            } else {
+                remote_sizes(&client, &store, r.repository.as_str(), &img.manifest.layers).await?
+            };
+            (img, sizes)
+        }
+    };
+    let rows = history::rows(&image.config, &image.id(), &sizes);
+    let style = Style {
+        truncate: !args.no_trunc,
+        human: args.human,
+    };
+    let text = if args.quiet {
+        history::ids(&rows, style)
+    } else {
+        match args.format {
+            Format::Table => history::table(&rows, style),
+            Format::Json => history::json_lines(&rows, style)?,
+        }
+    };
+    use std::io::Write as _;
+    std::io::stdout().lock().write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// Layer sizes as Docker measures them, for layers read from the registry (from the local store
+/// when a layer is held there).
+async fn remote_sizes(client: &Client, store: &Store, repo: &str, layers: &[Descriptor]) -> anyhow::Result<Vec<u64>> {
+    futures::stream::iter(layers.iter().cloned())
+        .map(|l| async move {
+            if store.has_blob(&l.digest, u64::try_from(l.size).ok()) {
+                return store.diff_size(&l);
+            }
+            client.layer_diff_size(repo, &l).await
+        })
+        .buffered(pull::parallelism())
+        .try_collect()
+        .await
+}
+
+#[allow(dead_code)]
+fn unused() -> anyhow::Result<()> {
+    bail!("unused")
+}
