@@ -1186,3 +1186,112 @@ async fn skopeo_multi_arch_index_copy_all() {
     .await;
     assert_layout_matches(&out, &layout.blobs, "multi", &index.digest);
 }
+
+/// Creates a user with the admin CLI.
+fn create_user(srv: &TestServer, name: &str, password: &str) {
+    use std::io::Write;
+    let mut child = srv
+        .admin_command()
+        .args(["create-user", name, "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn admin");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{password}\n").as_bytes())
+        .expect("password");
+    let out = child.wait_with_output().expect("create-user");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+async fn api_call(srv: &TestServer, auth: &str, method: reqwest::Method, path: &str, body: Value) -> Value {
+    let r = common::client_with(Some(auth))
+        .request(method, srv.url(path))
+        .json(&body)
+        .send()
+        .await
+        .expect("api");
+    let status = r.status();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{path}: {status} {v}");
+    v
+}
+
+/// With auth on, as Docker users meet it: `docker login` with a password and with a personal
+/// access token, push and pull of a private image as an organization member, a pull refused for a
+/// non-member, an anonymous pull once the repository is public, `docker logout`.
+#[tokio::test]
+async fn docker_login_with_password_and_token_private_and_public_pulls() {
+    if !docker_enabled() {
+        return;
+    }
+    let srv = TestServer::start().await;
+    let admin = common::basic("admin", common::ADMIN_PASSWORD);
+    create_user(&srv, "member", "member-password");
+    create_user(&srv, "outsider", "outsider-password");
+    let repo = format!("acme/app-{}", unique());
+    api_call(&srv, &admin, reqwest::Method::POST, "/api/v1/orgs", json!({"name": "acme"})).await;
+    api_call(&srv, &admin, reqwest::Method::PUT, "/api/v1/orgs/acme/members/member", json!({"role": "member"})).await;
+    api_call(&srv, &admin, reqwest::Method::POST, "/api/v1/orgs/acme/teams", json!({"name": "devs", "description": ""})).await;
+    api_call(&srv, &admin, reqwest::Method::PUT, "/api/v1/orgs/acme/teams/devs/members/member", json!({})).await;
+    api_call(
+        &srv,
+        &admin,
+        reqwest::Method::PUT,
+        "/api/v1/orgs/acme/teams/devs/permissions",
+        json!({"repository": "", "permission": "write"}),
+    )
+    .await;
+    let member = common::basic("member", "member-password");
+    let token = api_call(&srv, &member, reqwest::Method::POST, "/api/v1/tokens", json!({"name": "laptop", "scope": "repo:write"})).await;
+    let pat = token["token"].as_str().or(token["secret"].as_str()).expect("token secret").to_owned();
+
+    let reference = format!("{}/{repo}:v1", srv.addr);
+    let mut images = LocalImages(Vec::new());
+    images.add(&reference);
+    // A wrong password is refused by `docker login`.
+    let out = docker(&["login", "-u", "member", "-p", "wrong-password", &srv.addr]).await;
+    assert!(!out.ok(), "login with a wrong password succeeded:\n{out}");
+    // The member logs in with the token and pushes a private image.
+    let out = docker_ok(&["login", "-u", "member", "-p", &pat, &srv.addr]).await;
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Login Succeeded"));
+    docker_ok(&["tag", &base_image(), &reference]).await;
+    docker_ok(&["push", &reference]).await;
+    docker_ok(&["rmi", &reference]).await;
+    docker_ok(&["pull", &reference]).await;
+    let out = docker_ok(&["run", "--rm", "--network=none", &reference, "echo", "private ok"]).await;
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "private ok");
+    docker_ok(&["rmi", &reference]).await;
+    let out = docker_ok(&["logout", &srv.addr]).await;
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Removing login credentials"), "{out}");
+
+    // Anonymous and non-member pulls of the private image are refused.
+    let out = docker(&["pull", &reference]).await;
+    assert!(!out.ok(), "anonymous pull of a private image succeeded:\n{out}");
+    docker_ok(&["login", "-u", "outsider", "-p", "outsider-password", &srv.addr]).await;
+    let out = docker(&["pull", &reference]).await;
+    assert!(!out.ok(), "non-member pull succeeded:\n{out}");
+    let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert!(err.contains("denied") || err.contains("unauthorized"), "{out}");
+    docker_ok(&["logout", &srv.addr]).await;
+
+    // Public: anyone may pull, without logging in.
+    api_call(
+        &srv,
+        &admin,
+        reqwest::Method::PATCH,
+        &format!("/api/v1/repositories/{repo}"),
+        json!({"visibility": "public"}),
+    )
+    .await;
+    docker_ok(&["pull", &reference]).await;
+    let out = docker_ok(&["run", "--rm", "--network=none", &reference, "echo", "public ok"]).await;
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "public ok");
+    // Pushing anonymously is still refused.
+    let out = docker(&["push", &reference]).await;
+    assert!(!out.ok(), "anonymous push succeeded:\n{out}");
+}
