@@ -319,3 +319,81 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test]
+async fn storage_usage_per_repository_and_namespace() {
+    let srv = TestServer::start_with_env(&[("RREG__GC__INTERVAL_SECS", "0")]).await;
+    let c = &srv.client;
+    let shared = vec![1u8; 1000];
+    let only_a = vec![2u8; 300];
+    let only_b = vec![3u8; 50];
+    let ma = push(&srv, c, "team/a", "v1", &[shared.clone(), only_a.clone()])
+        .await
+        .expect("a");
+    let mb = push(&srv, c, "team/b", "v1", &[shared.clone(), only_b.clone()])
+        .await
+        .expect("b");
+    let manifest_size = |repo: &str, d: &str| {
+        let (c, url) = (c.clone(), srv.url(&format!("/v2/{repo}/manifests/{d}")));
+        async move {
+            c.get(url)
+                .send()
+                .await
+                .expect("get")
+                .bytes()
+                .await
+                .expect("bytes")
+                .len() as i64
+        }
+    };
+    let (size_ma, size_mb) = (manifest_size("team/a", &ma).await, manifest_size("team/b", &mb).await);
+    let config_len =
+        |repo: &str, tag: &str| format!(r#"{{"architecture":"amd64","os":"linux","tag":"{repo}:{tag}"}}"#).len() as i64;
+    let (ca, cb) = (config_len("team/a", "v1"), config_len("team/b", "v1"));
+
+    let v: serde_json::Value = c
+        .get(srv.url("/api/v1/usage/team/a"))
+        .send()
+        .await
+        .expect("usage")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["total_bytes"], ca + 1000 + 300 + size_ma, "{v}");
+    assert_eq!(v["exclusive_bytes"], ca + 300, "{v}");
+    let v: serde_json::Value = c
+        .get(srv.url("/api/v1/usage/team"))
+        .send()
+        .await
+        .expect("usage")
+        .json()
+        .await
+        .expect("json");
+    let total = (ca + 1300 + size_ma) + (cb + 1050 + size_mb);
+    assert_eq!(v["total_bytes"], total, "{v}");
+    assert_eq!(
+        v["deduplicated_bytes"],
+        total - 1000,
+        "the shared layer counts once: {v}"
+    );
+    assert_eq!(v["repositories"].as_array().map(Vec::len), Some(2));
+    // Private repositories are not shown to callers who may not read them.
+    let r = srv
+        .anon
+        .get(srv.url("/api/v1/usage/team/a"))
+        .send()
+        .await
+        .expect("anon");
+    assert_eq!(r.status(), 404);
+    let v: serde_json::Value = srv
+        .anon
+        .get(srv.url("/api/v1/usage/team"))
+        .send()
+        .await
+        .expect("anon")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(v["repositories"], json!([]));
+    assert_eq!(v["deduplicated_bytes"], 0);
+}

@@ -7,6 +7,7 @@ mod error;
 mod gc;
 mod models;
 mod registry;
+mod usage;
 
 use std::str::FromStr;
 use std::time::Duration;

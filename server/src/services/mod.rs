@@ -10,6 +10,7 @@ mod manifests;
 pub mod orgs;
 mod tags;
 mod uploads;
+mod usage;
 
 use std::sync::Arc;
 

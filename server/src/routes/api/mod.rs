@@ -10,6 +10,7 @@ mod repos;
 mod session;
 mod teams;
 mod tokens;
+mod usage;
 mod users;
 
 use std::net::SocketAddr;
@@ -74,6 +75,7 @@ pub fn router() -> Router<AppState> {
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", delete(tokens::revoke))
         .route("/audit", get(audit::list))
+        .route("/usage/{*name}", get(usage::get))
         // `/api/v1` and `/api/v1/` themselves would otherwise miss the fallback below.
         .route("/", any(no_such_endpoint))
         .fallback(no_such_endpoint)
