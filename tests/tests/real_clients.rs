@@ -1234,10 +1234,38 @@ async fn docker_login_with_password_and_token_private_and_public_pulls() {
     create_user(&srv, "member", "member-password");
     create_user(&srv, "outsider", "outsider-password");
     let repo = format!("acme/app-{}", unique());
-    api_call(&srv, &admin, reqwest::Method::POST, "/api/v1/orgs", json!({"name": "acme"})).await;
-    api_call(&srv, &admin, reqwest::Method::PUT, "/api/v1/orgs/acme/members/member", json!({"role": "member"})).await;
-    api_call(&srv, &admin, reqwest::Method::POST, "/api/v1/orgs/acme/teams", json!({"name": "devs", "description": ""})).await;
-    api_call(&srv, &admin, reqwest::Method::PUT, "/api/v1/orgs/acme/teams/devs/members/member", json!({})).await;
+    api_call(
+        &srv,
+        &admin,
+        reqwest::Method::POST,
+        "/api/v1/orgs",
+        json!({"name": "acme"}),
+    )
+    .await;
+    api_call(
+        &srv,
+        &admin,
+        reqwest::Method::PUT,
+        "/api/v1/orgs/acme/members/member",
+        json!({"role": "member"}),
+    )
+    .await;
+    api_call(
+        &srv,
+        &admin,
+        reqwest::Method::POST,
+        "/api/v1/orgs/acme/teams",
+        json!({"name": "devs", "description": ""}),
+    )
+    .await;
+    api_call(
+        &srv,
+        &admin,
+        reqwest::Method::PUT,
+        "/api/v1/orgs/acme/teams/devs/members/member",
+        json!({}),
+    )
+    .await;
     api_call(
         &srv,
         &admin,
@@ -1247,8 +1275,19 @@ async fn docker_login_with_password_and_token_private_and_public_pulls() {
     )
     .await;
     let member = common::basic("member", "member-password");
-    let token = api_call(&srv, &member, reqwest::Method::POST, "/api/v1/tokens", json!({"name": "laptop", "scope": "repo:write"})).await;
-    let pat = token["token"].as_str().or(token["secret"].as_str()).expect("token secret").to_owned();
+    let token = api_call(
+        &srv,
+        &member,
+        reqwest::Method::POST,
+        "/api/v1/tokens",
+        json!({"name": "laptop", "scope": "repo:write"}),
+    )
+    .await;
+    let pat = token["token"]
+        .as_str()
+        .or(token["secret"].as_str())
+        .expect("token secret")
+        .to_owned();
 
     let reference = format!("{}/{repo}:v1", srv.addr);
     let mut images = LocalImages(Vec::new());
@@ -1267,7 +1306,10 @@ async fn docker_login_with_password_and_token_private_and_public_pulls() {
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "private ok");
     docker_ok(&["rmi", &reference]).await;
     let out = docker_ok(&["logout", &srv.addr]).await;
-    assert!(String::from_utf8_lossy(&out.stdout).contains("Removing login credentials"), "{out}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Removing login credentials"),
+        "{out}"
+    );
 
     // Anonymous and non-member pulls of the private image are refused.
     let out = docker(&["pull", &reference]).await;
