@@ -13,11 +13,7 @@ use common::{TestServer, ADMIN_PASSWORD};
 /// An rreg environment that uses docker's own config.json (so `docker login` serves rreg).
 fn rreg_with_docker_config() -> Rreg {
     let mut r = Rreg::new();
-    if let Ok(dc) = std::env::var("DOCKER_CONFIG") {
-        r.docker_config = dc.into();
-    } else if let Ok(home) = std::env::var("HOME") {
-        r.docker_config = std::path::Path::new(&home).join(".docker");
-    }
+    r.docker_config = common::docker_config_dir();
     r
 }
 

@@ -207,7 +207,11 @@ async fn round_robin(upstreams: Vec<String>) -> String {
 
 fn docker(args: &[&str]) -> std::process::Output {
     let bin = std::env::var("DOCKER").unwrap_or_else(|_| "docker".into());
-    std::process::Command::new(bin).args(args).output().expect("docker")
+    std::process::Command::new(bin)
+        .env("DOCKER_CONFIG", common::docker_config_dir())
+        .args(args)
+        .output()
+        .expect("docker")
 }
 
 fn ok(args: &[&str]) -> String {

@@ -106,6 +106,9 @@ async fn run(program: &str, args: &[&str], cwd: Option<&Path>) -> Output {
         .collect::<Vec<_>>()
         .join(" ");
     let mut cmd = tokio::process::Command::new(program);
+    if program == docker_bin() {
+        cmd.env("DOCKER_CONFIG", common::docker_config_dir());
+    }
     cmd.args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

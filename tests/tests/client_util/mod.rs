@@ -383,7 +383,8 @@ pub fn docker() -> Option<PathBuf> {
 /// Runs docker with the test environment (DOCKER_HOST/DOCKER_CONFIG inherited).
 pub async fn docker_run(args: &[&str]) -> Out {
     let bin = docker().expect("docker");
-    run_cmd(&bin, args, &[], None).await
+    let dc = OsStrLike(crate::common::docker_config_dir());
+    run_cmd(&bin, args, &[("DOCKER_CONFIG", &dc)], None).await
 }
 
 pub async fn docker_ok(args: &[&str]) -> Out {

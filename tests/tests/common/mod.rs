@@ -271,6 +271,18 @@ async fn spawn(data: &Path, listen: &str, extra: &[String], env: &[(String, Stri
     (child, addr)
 }
 
+/// A docker client configuration folder of this test process's own: tests that `docker login`
+/// concurrently must not rewrite one shared `config.json` (docker's writes race and lose entries).
+pub fn docker_config_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = std::env::temp_dir().join(format!("rreg-test-docker-config-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&d);
+        d
+    })
+    .clone()
+}
+
 /// SHA-256 digest string of `data`.
 pub fn digest(data: &[u8]) -> String {
     rreg_oci::Digest::sha256(data).to_string()

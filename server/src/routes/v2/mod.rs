@@ -189,6 +189,7 @@ async fn authorize(ctx: &Ctx<'_>, headers: &HeaderMap, need: Need<'_>) -> Result
                 return Ok(());
             }
             let scope = format!("repository:{name}:{}", action.challenge_actions());
+            tracing::debug!(caller = ?ctx.caller, repo = name, action = action.as_str(), "access refused");
             // Anonymous callers are always asked to log in; others learn "denied" only where
             // they may see the repository.
             let anonymous = matches!(ctx.caller, Caller::Anonymous);
