@@ -3,6 +3,7 @@
 //! cross-repository mount, remote history and tags. Skipped when `docker-registry` is not installed.
 
 mod client_util;
+mod common;
 
 use client_util::{assert_one_line_error, distribution_bin, noise, tar, write_image, Distribution, Proxy, Rreg};
 
