@@ -80,10 +80,10 @@ start() {
     PIDS+=($!); INST+=($!)
     for _ in $(seq 200); do curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null && break; sleep 0.1; done
     URLS+=("127.0.0.1:$port")
-    [[ $config == pgs3 && $i == 1 ]] && sleep 0.5   # the first instance runs the migrations
+    if [[ $config == pgs3 && $i == 1 ]]; then sleep 0.5; fi   # the first instance runs the migrations
   done
 }
-stop() { for p in "${INST[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done; }
+stop() { local q; for q in "${INST[@]}"; do kill "$q" 2>/dev/null || true; wait "$q" 2>/dev/null || true; done; }
 
 now() { date +%s.%N; }
 # One skopeo per instance in parallel; prints aggregate MB/s.
@@ -93,9 +93,9 @@ par_push() {
   for i in "${!URLS[@]}"; do
     skopeo copy -q --insecure-policy --preserve-digests --dest-tls-verify=false "oci:$LAYOUT:bench" "docker://${URLS[$i]}/bench/img$i:v1" & pids+=($!)
   done
-  for p in "${pids[@]}"; do wait "$p"; done
+  local q; for q in "${pids[@]}"; do wait "$q" || { echo "scale.sh: skopeo failed" >&2; exit 1; }; done
   t1=$(now)
-  echo "$(echo "${#URLS[@]} * $MIB * 1.048576 / ($t1 - $t0)" | bc -l)"
+  RESULT=$(echo "${#URLS[@]} * $MIB * 1.048576 / ($t1 - $t0)" | bc -l)
 }
 par_pull() {
   local t0 t1 i pids=()
@@ -105,21 +105,21 @@ par_pull() {
     rm -rf "$WORK/pull$i"
     skopeo copy -q --insecure-policy --src-tls-verify=false "docker://${URLS[$j]}/bench/img$i:v1" "dir:$WORK/pull$i" & pids+=($!)
   done
-  for p in "${pids[@]}"; do wait "$p"; done
+  local q; for q in "${pids[@]}"; do wait "$q" || { echo "scale.sh: skopeo failed" >&2; exit 1; }; done
   t1=$(now)
-  echo "$(echo "${#URLS[@]} * $MIB * 1.048576 / ($t1 - $t0)" | bc -l)"
+  RESULT=$(echo "${#URLS[@]} * $MIB * 1.048576 / ($t1 - $t0)" | bc -l)
 }
 par_get() {
   local i pids=() total=0
   for i in "${!URLS[@]}"; do
     wrk -t1 -c4 -d"${SECS}s" -H 'Accept: application/vnd.oci.image.manifest.v1+json' "http://${URLS[$i]}/v2/bench/img0/manifests/v1" >"$WORK/wrk$i" & pids+=($!)
   done
-  for p in "${pids[@]}"; do wait "$p"; done
+  local q; for q in "${pids[@]}"; do wait "$q"; done
   for i in "${!URLS[@]}"; do
     if grep -qE 'Non-2xx|Socket errors' "$WORK/wrk$i"; then echo "scale.sh: errors:" >&2; cat "$WORK/wrk$i" >&2; exit 1; fi
     total=$(echo "$total + $(awk '/Requests\/sec/{print $2}' "$WORK/wrk$i")" | bc -l)
   done
-  printf '%.0f' "$total"
+  RESULT=$(printf '%.0f' "$total")
 }
 
 declare -A R
@@ -127,7 +127,7 @@ for round in $(seq 0 "$RUNS"); do
   for cfg in "local 1" "pgs3 1" "pgs3 3"; do
     read -r kind n <<<"$cfg"
     start "$kind" "$n"
-    p=$(par_push); l=$(par_pull); g=$(par_get)
+    par_push; p=$RESULT; par_pull; l=$RESULT; par_get; g=$RESULT
     stop
     printf 'round %d %-6s x%d: push %.0f MB/s, pull %.0f MB/s, manifest GET %s req/s\n' "$round" "$kind" "$n" "$p" "$l" "$g"
     ((round == 0)) && continue
