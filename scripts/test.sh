@@ -62,7 +62,7 @@ fi
 # ---------------------------------------------------------------------------
 # 1. Debian packages
 # ---------------------------------------------------------------------------
-PACKAGES=(docker.io skopeo busybox-static docker-registry wrk apache2-utils hyperfine time curl jq)
+PACKAGES=(docker.io skopeo busybox-static docker-registry wrk apache2-utils hyperfine time curl jq chromium chromium-driver)
 
 pkg_installed() {
   [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
@@ -363,7 +363,7 @@ cargo build --workspace --bins
 # The server suites run a second time on PostgreSQL and S3 (RREG_TEST_DB=postgres gives each test
 # server its own database on the cluster started above, RREG_TEST_STORAGE=s3 its own prefix in the
 # moto bucket).
-SERVER_SUITES=(distribution auth api gc ha)
+SERVER_SUITES=(distribution auth api gc ha browse ui crash hostile)
 if cargo nextest --version >/dev/null 2>&1; then
   section "cargo nextest run --workspace --no-fail-fast (SQLite, local folder)"
   cargo nextest run --workspace --no-fail-fast

@@ -48,8 +48,16 @@ pub enum Command {
     History(commands::history::Args),
     /// List a repository's tags on its registry.
     Tags(commands::tags::Args),
+    /// Show what each layer of an image adds, changes and deletes, and its wasted space (as Dive).
+    Layers(commands::layers::Args),
     /// Save images to a Docker archive (loadable by `docker load`) or an OCI layout archive.
     Save(commands::save::Args),
     /// Load images from a Docker archive or an OCI layout archive.
     Load(commands::load::Args),
+    /// Build an image from a Dockerfile, without a daemon.
+    Build(commands::build::Args),
+    /// Run a command in a new container from an image.
+    Run(commands::run::Args),
+    /// Create a new image from a container's changes.
+    Commit(commands::commit::Args),
 }

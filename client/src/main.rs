@@ -6,6 +6,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // `rreg __runtime …`: a container job, which must start single-threaded (see runtime).
+    if let Some(code) = rreg::runtime::maybe_run_stage() {
+        return ExitCode::from(u8::try_from(code).unwrap_or(255));
+    }
     let cli = rreg::cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -5,6 +5,7 @@ pub mod digest;
 pub mod error;
 pub mod image_config;
 pub mod image_ref;
+pub mod layers;
 pub mod manifest;
 pub mod media_types;
 pub mod name;

@@ -28,6 +28,27 @@ enum Command {
     Admin(AdminArgs),
     /// Collect garbage once (safe while servers run) and report what was freed.
     Gc(GcArgs),
+    /// Check the database against blob storage both ways; one line per problem, exit 1 if any.
+    Fsck(FsckArgs),
+}
+
+#[derive(Debug, Args)]
+struct FsckArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Fix what is safe to fix (missing blobs no manifest uses, orphans, trash, broken uploads).
+    #[arg(long)]
+    repair: bool,
+    /// Also re-hash every blob (reads every stored byte).
+    #[arg(long)]
+    verify: bool,
+    /// Leave objects younger than this many seconds alone: they may belong to a push in flight
+    /// (default: gc.grace_secs).
+    #[arg(long)]
+    grace_secs: Option<u64>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -114,6 +135,7 @@ pub async fn main() -> ExitCode {
         Command::Migrate(c) => migrate(c).await,
         Command::Admin(a) => admin(a).await,
         Command::Gc(g) => gc(g).await,
+        Command::Fsck(f) => return fsck(f).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -130,7 +152,11 @@ async fn serve(c: Common) -> Result<(), String> {
     let app = Application::build(&settings).await.map_err(|e| e.to_string())?;
     tracing::info!(addr = %app.addr(), data_dir = %settings.storage.data_dir.display(), "rreg-server ready");
     let mut out = std::io::stdout();
-    let _ = writeln!(out, "listening on http://{}", app.addr());
+    let scheme = if app.is_tls() { "https" } else { "http" };
+    let _ = writeln!(out, "listening on {scheme}://{}", app.addr());
+    if let Some(r) = app.redirect_addr() {
+        let _ = writeln!(out, "redirecting http://{r} to https");
+    }
     let _ = out.flush();
     app.run().await.map_err(|e| format!("server: {e}"))
 }
@@ -232,4 +258,39 @@ async fn gc(g: GcArgs) -> Result<(), String> {
     }
     println!("{}{report}", if g.dry_run { "would free: " } else { "freed: " });
     Ok(())
+}
+
+async fn fsck(f: FsckArgs) -> ExitCode {
+    let run = async {
+        let settings = f.common.settings()?;
+        crate::telemetry::init("warn", &settings.log.format);
+        let registry = crate::startup::registry(&settings).await.map_err(|e| e.to_string())?;
+        let opts = crate::services::FsckOptions {
+            repair: f.repair,
+            verify: f.verify,
+            grace: std::time::Duration::from_secs(f.grace_secs.unwrap_or(settings.gc.grace_secs)),
+        };
+        registry.fsck(&opts).await.map_err(|e| e.to_string())
+    };
+    let report = match run.await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("rreg-server: fsck: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if f.json {
+        let _ = writeln!(out, "{}", serde_json::to_string(&report).unwrap_or_default());
+    } else {
+        for finding in &report.findings {
+            let _ = writeln!(out, "{finding}");
+        }
+        let _ = writeln!(out, "fsck: {report}");
+    }
+    if report.unrepaired() > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -90,6 +90,9 @@ pub struct AuthSettings {
     pub max_failed_logins: u32,
     /// The window for counting failed logins, in seconds.
     pub failed_login_window_secs: u64,
+    /// Requests to `/token` and `/api/v1/login` allowed per client address and minute (with a burst
+    /// of as many), whatever their outcome; beyond it `429` with `Retry-After`. 0 turns it off.
+    pub login_rate_per_minute: u32,
 }
 
 impl Default for AuthSettings {
@@ -105,6 +108,7 @@ impl Default for AuthSettings {
             signup: false,
             max_failed_logins: 10,
             failed_login_window_secs: 300,
+            login_rate_per_minute: 600,
         }
     }
 }
@@ -123,6 +127,9 @@ impl std::fmt::Debug for AuthSettings {
                 &if self.admin_password.is_empty() { "" } else { "<set>" },
             )
             .field("signup", &self.signup)
+            .field("max_failed_logins", &self.max_failed_logins)
+            .field("failed_login_window_secs", &self.failed_login_window_secs)
+            .field("login_rate_per_minute", &self.login_rate_per_minute)
             .finish_non_exhaustive()
     }
 }
@@ -133,13 +140,41 @@ impl std::fmt::Debug for AuthSettings {
 pub struct ServerSettings {
     /// Address and port to listen on; port 0 picks a free port.
     pub listen: String,
+    /// PEM file with the certificate chain; with `tls_key`, the listener speaks HTTPS only.
+    pub tls_cert: PathBuf,
+    /// PEM file with the private key of `tls_cert` (PKCS#8, PKCS#1 or SEC1).
+    pub tls_key: PathBuf,
+    /// With TLS on: a second, plain-HTTP address whose every request is redirected (`308`) to the
+    /// HTTPS listener. Empty: no plain-HTTP listener at all.
+    pub http_redirect_listen: String,
+    /// Seconds a client may take to send a request's headers (also closes idle keep-alive
+    /// connections); 0 turns the limit off.
+    pub header_read_timeout_secs: u64,
+    /// Seconds a request body may stall without sending a byte before the request is failed;
+    /// 0 turns the limit off.
+    pub body_idle_timeout_secs: u64,
+    /// Largest request head (request line and headers), in bytes; larger ones get `431`.
+    pub max_header_bytes: usize,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
             listen: "127.0.0.1:5000".into(),
+            tls_cert: PathBuf::new(),
+            tls_key: PathBuf::new(),
+            http_redirect_listen: String::new(),
+            header_read_timeout_secs: 30,
+            body_idle_timeout_secs: 60,
+            max_header_bytes: 64 * 1024,
         }
+    }
+}
+
+impl ServerSettings {
+    /// Whether HTTPS is configured.
+    pub fn tls(&self) -> bool {
+        !self.tls_cert.as_os_str().is_empty() || !self.tls_key.as_os_str().is_empty()
     }
 }
 

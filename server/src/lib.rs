@@ -11,3 +11,4 @@ pub mod services;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod tls;

@@ -107,6 +107,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 Some(p) => Some(Platform::parse(p).with_context(|| format!("invalid platform {p:?}"))?),
                 None => None,
             };
+            // rreg-server has the history with every layer's size already measured.
+            if let Some((config, id, sizes)) = api_history(&client, &r, platform.as_ref(), args.compressed).await {
+                let rows = history::rows(&config, &id, &sizes);
+                return print(&rows, &args);
+            }
             let img = remote_image(&client, &r, platform.as_ref()).await?;
             let sizes = if args.compressed {
                 img.manifest
@@ -121,21 +126,75 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
     };
     let rows = history::rows(&image.config, &image.id(), &sizes);
+    print(&rows, &args)
+}
+
+/// Prints history rows as the arguments ask.
+fn print(rows: &[history::Row], args: &Args) -> anyhow::Result<()> {
     let style = Style {
         truncate: !args.no_trunc,
         human: args.human,
     };
     let text = if args.quiet {
-        history::ids(&rows, style)
+        history::ids(rows, style)
     } else {
         match args.format {
-            Format::Table => history::table(&rows, style),
-            Format::Json => history::json_lines(&rows, style)?,
+            Format::Table => history::table(rows, style),
+            Format::Json => history::json_lines(rows, style)?,
         }
     };
     use std::io::Write as _;
     std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(())
+}
+
+/// The history from rreg-server's browsing API: a config holding just the history, the image ID,
+/// and the layer sizes (as Docker measures them, or compressed). `None` elsewhere.
+async fn api_history(
+    client: &Client,
+    r: &ImageRef,
+    platform: Option<&Platform>,
+    compressed: bool,
+) -> Option<(ImageConfig, rreg_oci::Digest, Vec<u64>)> {
+    let want = platform.cloned().unwrap_or_else(Platform::host);
+    let path = format!(
+        "repositories/{}/-/history/{}?platform={want}{}",
+        r.repository,
+        r.reference(),
+        if compressed { "" } else { "&sizes=1" }
+    );
+    let v = crate::explore::api(client, &path).await?;
+    let item = v["items"].as_array()?.first()?.clone();
+    let id = rreg_oci::Digest::parse(item["config_digest"].as_str()?).ok()?;
+    let mut config = ImageConfig {
+        created: item["created"].as_str().map(str::to_owned),
+        ..Default::default()
+    };
+    let mut sizes = Vec::new();
+    for e in item["history"].as_array()? {
+        let empty = e["empty_layer"].as_bool().unwrap_or(false);
+        let layer = &e["layer"];
+        if !layer.is_null() {
+            let size = if compressed {
+                &layer["size"]
+            } else {
+                &layer["diff_size"]
+            };
+            sizes.push(size.as_u64()?);
+        }
+        config.history.push(rreg_oci::History {
+            created: e["created"].as_str().map(str::to_owned),
+            created_by: Some(e["created_by"].as_str().unwrap_or("").to_owned()).filter(|s| !s.is_empty()),
+            comment: Some(e["comment"].as_str().unwrap_or("").to_owned()).filter(|s| !s.is_empty()),
+            empty_layer: empty.then_some(true),
+            author: None,
+        });
+    }
+    // Entries the API appended for layers without history carry no instruction.
+    config
+        .history
+        .retain(|h| h.created_by.is_some() || h.empty_layer.is_some() || h.comment.is_some() || h.created.is_some());
+    Some((config, id, sizes))
 }
 
 /// Layer sizes as Docker measures them, for layers read from the registry (from the local store

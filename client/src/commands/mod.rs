@@ -1,15 +1,19 @@
 //! One module per subcommand, each a clap `Args` struct and a `run` that parses what the user typed
 //! and calls the library; the shared helpers below resolve names and open clients.
 
+pub mod build;
+pub mod commit;
 pub mod history;
 pub mod images;
 pub mod inspect;
+pub mod layers;
 pub mod load;
 pub mod login;
 pub mod logout;
 pub mod pull;
 pub mod push;
 pub mod rmi;
+pub mod run;
 pub mod save;
 pub mod tag;
 pub mod tags;
@@ -34,8 +38,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inspect(a) => inspect::run(a).await,
         Command::History(a) => history::run(a).await,
         Command::Tags(a) => tags::run(a).await,
+        Command::Layers(a) => layers::run(a).await,
         Command::Save(a) => save::run(a).await,
         Command::Load(a) => load::run(a).await,
+        Command::Build(a) => build::run(a).await,
+        Command::Run(a) => run::run(a).await,
+        Command::Commit(a) => commit::run(a).await,
     }
 }
 

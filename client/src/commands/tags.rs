@@ -1,4 +1,6 @@
-//! `rreg tags REPO`: the repository's tags on its registry, each with its manifest digest.
+//! `rreg tags REPO`: the repository's tags on its registry, each with its manifest digest. On
+//! rreg-server the browsing API adds platforms, size, when and by whom each tag was pushed and when
+//! it was last pulled; other registries answer through the distribution API.
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use rreg_oci::{ImageRef, Reference, Tag};
@@ -25,6 +27,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let r = ImageRef::parse_repository(&args.repository, &settings.default_registry())?;
     let client = client_for(&r, &settings)?;
     let repo = r.repository.as_str();
+    if let Some(v) = crate::explore::api(&client, &format!("repositories/{repo}/-/tags?n=1000")).await {
+        return print_rich(&v, args.quiet);
+    }
     let tags = client.list_tags(repo).await?;
     if args.quiet {
         for t in tags {
@@ -54,6 +59,65 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await?;
     let mut table = vec![vec!["TAG".to_owned(), "DIGEST".to_owned(), "MEDIA TYPE".to_owned()]];
     table.extend(rows);
+    use std::io::Write as _;
+    std::io::stdout().lock().write_all(output::table(&table).as_bytes())?;
+    Ok(())
+}
+
+/// The browsing API's tags as a table.
+fn print_rich(v: &serde_json::Value, quiet: bool) -> anyhow::Result<()> {
+    let items = v["items"].as_array().cloned().unwrap_or_default();
+    if quiet {
+        for t in &items {
+            output::line(t["name"].as_str().unwrap_or(""))?;
+        }
+        return Ok(());
+    }
+    let mut table = vec![[
+        "TAG",
+        "DIGEST",
+        "PLATFORMS",
+        "SIZE",
+        "LAST PUSHED",
+        "PUSHED BY",
+        "LAST PULLED",
+    ]
+    .map(str::to_owned)
+    .to_vec()];
+    for t in &items {
+        let platforms: Vec<String> = t["platforms"]
+            .as_array()
+            .map(|ps| {
+                ps.iter()
+                    .map(|p| {
+                        let mut s = format!(
+                            "{}/{}",
+                            p["os"].as_str().unwrap_or(""),
+                            p["architecture"].as_str().unwrap_or("")
+                        );
+                        if let Some(v) = p["variant"].as_str() {
+                            s.push('/');
+                            s.push_str(v);
+                        }
+                        s
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let when = |k: &str| match t[k].as_str() {
+            Some(s) => output::since(Some(s)),
+            None => "never".to_owned(),
+        };
+        table.push(vec![
+            t["name"].as_str().unwrap_or("").to_owned(),
+            t["digest"].as_str().unwrap_or("").to_owned(),
+            platforms.join(","),
+            output::human_size(t["size"].as_u64().unwrap_or(0)),
+            when("last_pushed"),
+            t["pushed_by"].as_str().unwrap_or("").to_owned(),
+            when("last_pulled"),
+        ]);
+    }
     use std::io::Write as _;
     std::io::stdout().lock().write_all(output::table(&table).as_bytes())?;
     Ok(())

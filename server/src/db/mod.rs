@@ -3,7 +3,9 @@
 //! whichever pool the database URL chose.
 
 mod accounts;
+mod browse;
 mod error;
+mod fsck;
 mod gc;
 mod models;
 mod registry;
@@ -18,7 +20,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, Postgres, SqlitePool};
 
 pub use accounts::*;
+pub use browse::*;
 pub use error::DbError;
+pub use fsck::*;
 pub use gc::*;
 pub use models::*;
 
@@ -57,7 +61,9 @@ impl Db {
             let opts = SqliteConnectOptions::from_str(url)?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                // FULL: a commit is on disk before the client hears 201, so a completed push survives
+                // a power loss too (NORMAL survives only a process crash); see docs/architecture.md.
+                .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
             let pool = SqlitePoolOptions::new()

@@ -53,7 +53,7 @@ pub fn realm(accounts: &Accounts, headers: &HeaderMap) -> String {
     let scheme = headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("http");
+        .unwrap_or(if accounts.https { "https" } else { "http" });
     format!("{scheme}://{host}/token")
 }
 

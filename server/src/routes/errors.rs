@@ -91,7 +91,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Denied(m) => ApiError::with_message(C::Denied, m),
             ServiceError::RateLimited { retry_after } => ApiError::with_message(
                 C::TooManyRequests,
-                format!("too many failed logins; retry in {retry_after} s"),
+                format!("too many login attempts; retry in {retry_after} s"),
             )
             .header(axum::http::header::RETRY_AFTER, &retry_after.to_string()),
             ServiceError::BadRequest(m) => ApiError::with_message(C::Unsupported, m).status(StatusCode::BAD_REQUEST),

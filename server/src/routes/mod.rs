@@ -6,11 +6,12 @@ pub mod auth;
 pub mod errors;
 mod health;
 mod token;
+mod ui;
 mod v2;
 
 use std::time::Instant;
 
-use axum::extract::Request;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{any, get};
@@ -19,6 +20,9 @@ use axum::Router;
 use std::sync::Arc;
 
 use crate::services::{Accounts, Registry};
+
+/// Largest request body read into memory whole (JSON and form bodies), in bytes.
+pub const MAX_READ_BODY: usize = 256 * 1024;
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -33,10 +37,14 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/token", get(token::get_token).post(token::post_token))
         .nest("/api/v1", api::router())
+        .merge(ui::router())
         .route("/v2", any(v2::dispatch))
         .route("/v2/", any(v2::dispatch))
         .route("/v2/{*rest}", any(v2::dispatch))
         .layer(middleware::from_fn(log_request))
+        // Bodies read whole (JSON of `/api/v1`, the form of `POST /token`) are bounded; `/v2` streams
+        // its bodies and bounds them itself.
+        .layer(DefaultBodyLimit::max(MAX_READ_BODY))
         .with_state(state)
 }
 

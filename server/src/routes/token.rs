@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
+use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -33,6 +34,9 @@ pub async fn get_token(
 ) -> Response {
     let accounts = &state.accounts;
     let addr = peer.ip().to_string();
+    if let Err(e) = accounts.check_login_rate(&addr) {
+        return token_error(e);
+    }
     let who = match basic_credentials(&headers) {
         Some((u, p)) => match accounts.login(&u, &p, &addr).await {
             Ok(p) => Some(p),
@@ -62,10 +66,26 @@ pub async fn get_token(
 pub async fn post_token(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Form(form): Form<HashMap<String, String>>,
+    form: Result<Form<HashMap<String, String>>, FormRejection>,
 ) -> Response {
     let accounts = &state.accounts;
     let addr = peer.ip().to_string();
+    if let Err(e) = accounts.check_login_rate(&addr) {
+        return token_error(e);
+    }
+    let form = match form {
+        Ok(Form(f)) => f,
+        Err(e) => {
+            return (
+                e.status(),
+                axum::Json(serde_json::json!({
+                    "error": "invalid_request",
+                    "error_description": e.body_text(),
+                })),
+            )
+                .into_response()
+        }
+    };
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
     let scopes = Scope::parse_all([field("scope")]);
     let who = match field("grant_type") {

@@ -37,7 +37,17 @@ pub struct Accounts {
     pub(crate) settings: AuthSettings,
     logins: Mutex<HashMap<String, Instant>>,
     failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+    /// Requests to the login endpoints per client address.
+    login_rate: super::ratelimit::RateLimiter,
+    /// Tokens whose signature was checked, by token text: clients reuse a token for many requests,
+    /// and an ES256 verification costs far more than the request it guards.
+    verified: Mutex<HashMap<String, std::sync::Arc<Claims>>>,
+    /// Whether this server speaks HTTPS itself (the derived token realm then says `https`).
+    pub(crate) https: bool,
 }
+
+/// Most verified tokens remembered; beyond it the cache starts over.
+const MAX_VERIFIED_TOKENS: usize = 10_000;
 
 fn principal(u: &UserRow, cap: Option<Access>) -> Principal {
     Principal {
@@ -75,6 +85,9 @@ impl Accounts {
             settings: settings.clone(),
             logins: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
+            verified: Mutex::new(HashMap::new()),
+            https: false,
+            login_rate: super::ratelimit::RateLimiter::new(settings.login_rate_per_minute),
         };
         accounts.ensure_admin(data_dir).await?;
         Ok(accounts)
@@ -162,6 +175,14 @@ impl Accounts {
         }
     }
 
+    /// Counts one request to a login endpoint (`/token`, `/api/v1/login`) from `addr`, successful or
+    /// not; past `auth.login_rate_per_minute` the answer is `RateLimited`.
+    pub fn check_login_rate(&self, addr: &str) -> Result<(), ServiceError> {
+        self.login_rate
+            .check(addr)
+            .map_err(|retry_after| ServiceError::RateLimited { retry_after })
+    }
+
     /// Checks a user name and password or personal access token. Failed attempts are counted per
     /// account and per address; past the limit the answer is `RateLimited` whatever the credentials.
     pub async fn login(&self, user: &str, secret: &str, addr: &str) -> Result<Principal, ServiceError> {
@@ -234,9 +255,30 @@ impl Accounts {
 
     /// Verifies a registry token issued by any instance.
     pub fn verify_bearer(&self, token: &str) -> Result<Claims, ServiceError> {
-        self.keys
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        if let Some(c) = self.verified.lock().ok().and_then(|m| m.get(token).cloned()) {
+            // The signature, issuer and audience were checked when it was cached; time still counts.
+            if c.exp >= now {
+                return Ok((*c).clone());
+            }
+        }
+        let claims = self
+            .keys
             .verify(token, &self.settings.service)
-            .map_err(|e| ServiceError::Unauthorized(e.to_string()))
+            .map_err(|e| ServiceError::Unauthorized(e.to_string()))?;
+        if let Ok(mut m) = self.verified.lock() {
+            if m.len() >= MAX_VERIFIED_TOKENS {
+                m.retain(|_, c| c.exp >= now);
+                if m.len() >= MAX_VERIFIED_TOKENS {
+                    m.clear();
+                }
+            }
+            m.insert(token.to_owned(), std::sync::Arc::new(claims.clone()));
+        }
+        Ok(claims)
     }
 
     /// The principal of a user name (bearer tokens carry only the name).

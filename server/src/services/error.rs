@@ -38,7 +38,7 @@ pub enum ServiceError {
     Unauthorized(String),
     #[error("denied: {0}")]
     Denied(String),
-    #[error("too many failed logins; retry in {retry_after} s")]
+    #[error("too many login attempts; retry in {retry_after} s")]
     RateLimited { retry_after: u64 },
     #[error("{0}")]
     BadRequest(String),

@@ -124,6 +124,18 @@ impl Registry {
             }
             report.uploads += 1;
         }
+        // Part objects no session owns (a crash between ending a session and deleting its parts, or
+        // between storing a chunk and recording it), once as old as an abandoned session.
+        for (upload, part, modified) in self.storage.list_upload_parts().await? {
+            if modified >= upload_cutoff || self.db.upload_parts(&upload).await?.iter().any(|p| p.part_id == part) {
+                continue;
+            }
+            if !opts.dry_run {
+                self.storage.delete_parts(&upload, std::slice::from_ref(&part)).await?;
+                self.storage.forget_upload(&upload);
+            }
+            report.orphan_objects += 1;
+        }
         // (A dry run counts only blobs unreferenced already, not those the steps above would free.)
         for (digest, size) in self.db.unreferenced_blobs(cutoff).await? {
             let Ok(d) = Digest::parse(&digest) else { continue };

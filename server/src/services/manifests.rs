@@ -25,6 +25,9 @@ pub struct StoredManifest {
     pub media_type: String,
     /// Its exact bytes.
     pub content: Bytes,
+    /// Row ids of the manifest and its repository (for the pull counter).
+    pub(crate) id: i64,
+    pub(crate) repo_id: i64,
 }
 
 impl From<ManifestRow> for StoredManifest {
@@ -33,6 +36,8 @@ impl From<ManifestRow> for StoredManifest {
             digest: r.digest,
             media_type: r.media_type,
             content: Bytes::from(r.content),
+            id: r.id,
+            repo_id: 0,
         }
     }
 }
@@ -133,7 +138,9 @@ impl Registry {
         if !acceptable && matches!(reference, Reference::Tag(_)) {
             return Err(ServiceError::NotAcceptable(row.media_type));
         }
-        Ok(row.into())
+        let mut m: StoredManifest = row.into();
+        m.repo_id = repo;
+        Ok(m)
     }
 
     /// Deletes a tag, or a manifest (and its tags) by digest.

@@ -4,10 +4,13 @@
 
 pub mod accounts;
 mod blobs;
+pub mod browse;
 mod error;
+mod fsck;
 mod gc;
 mod manifests;
 pub mod orgs;
+pub mod ratelimit;
 mod tags;
 mod uploads;
 mod usage;
@@ -17,6 +20,7 @@ use std::sync::Arc;
 pub use accounts::{Accounts, IssuedToken};
 pub use blobs::{BlobBody, BlobInfo, ByteRange};
 pub use error::ServiceError;
+pub use fsck::{Finding, FsckOptions, FsckReport};
 pub use gc::{GcOptions, GcReport};
 pub use manifests::{ManifestPut, StoredManifest};
 pub use tags::Page;
@@ -50,6 +54,7 @@ pub struct Registry {
     pub(crate) storage: Storage,
     pub(crate) limits: Limits,
     hashes: Arc<uploads::HashCache>,
+    browse: Arc<browse::BrowseState>,
 }
 
 impl Registry {
@@ -60,6 +65,7 @@ impl Registry {
             storage,
             limits,
             hashes: Arc::new(uploads::HashCache::default()),
+            browse: Arc::new(browse::BrowseState::default()),
         }
     }
 

@@ -231,18 +231,19 @@ impl Registry {
         }
         // Write the object unless it is there, record it, and if the collector was taking it away
         // meanwhile (the claim reports a fresh or marked row), make sure the bytes are in place.
-        let mut wrote = false;
         if !self.storage.blob_exists(digest).await? {
             self.storage.commit_blob(id, &part_ids, digest).await?;
-            wrote = true;
         }
         let fresh = self.db.claim_blob(repo, &digest.to_string(), state.size as i64).await?;
-        if fresh && !wrote && !self.storage.blob_exists(digest).await? {
+        // (Even an object written just now may have been swept as an orphan by a collector whose
+        // grace period is shorter than this push took; the parts are still here to write it again.)
+        if fresh && !self.storage.blob_exists(digest).await? {
             self.storage.commit_blob(id, &part_ids, digest).await?;
         }
-        // A renamed single part is gone already; deleting it again is harmless.
-        self.storage.delete_parts(id, &part_ids).await?;
+        // The session goes before its parts: a crash in between leaves only orphan part objects
+        // (which gc and fsck remove), never a session whose parts are gone.
         self.db.delete_upload(id).await?;
+        self.storage.delete_parts(id, &part_ids).await?;
         self.storage.forget_upload(id);
         Ok(state.size)
     }

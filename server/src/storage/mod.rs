@@ -18,10 +18,11 @@ use rreg_oci::Digest;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 /// Size of the chunks handed to the backend on upload, and of reads on download.
-const WRITE_CHUNK: usize = 8 * 1024 * 1024;
+/// (S3 refuses multipart parts under 5 MiB, except the last; smaller would save memory.)
+const WRITE_CHUNK: usize = 5 * 1024 * 1024;
 const READ_BUF: usize = 128 * 1024;
 /// Parts of one upload in flight to the backend at once.
-const WRITE_CONCURRENCY: usize = 4;
+const WRITE_CONCURRENCY: usize = 2;
 
 /// A boxed error from the request body stream.
 pub type BodyError = Box<dyn std::error::Error + Send + Sync>;
@@ -189,9 +190,12 @@ impl Storage {
         }
     }
 
-    /// Makes the concatenation of `parts` the content of blob `digest`. A single part is renamed
-    /// (free on a local disk); several are streamed into a new object; none makes an empty blob.
-    /// The blob key is written atomically: readers see the whole blob or nothing.
+    /// Makes the concatenation of `parts` the content of blob `digest`. A single part is copied (a
+    /// hard link on a local disk, so free; the part stays until the caller deletes it, so a crash
+    /// before the blob is recorded leaves a session that can still be finished); several are
+    /// streamed into a new object; none makes an empty blob. The blob key is written atomically:
+    /// readers see the whole blob or nothing. On a local disk the file and its folder are flushed
+    /// (fsync) before this returns, so a blob recorded afterwards survives a power loss.
     #[tracing::instrument(skip(self, parts))]
     pub async fn commit_blob(&self, upload: &str, parts: &[String], digest: &Digest) -> Result<(), StorageError> {
         let key = Self::blob_key(digest);
@@ -200,7 +204,7 @@ impl Storage {
                 self.store.put(&key, PutPayload::new()).await?;
             }
             [one] => {
-                self.store.rename(&Self::part_key(upload, one), &key).await?;
+                self.store.copy(&Self::part_key(upload, one), &key).await?;
             }
             many => {
                 let mut w = WriteMultipart::new_with_chunk_size(self.store.put_multipart(&key).await?, WRITE_CHUNK);
@@ -226,6 +230,29 @@ impl Storage {
                 w.finish().await?;
             }
         }
+        self.sync_local(digest).await
+    }
+
+    /// Flushes blob `digest`'s file, its folder and the folder above to disk (local store only;
+    /// object stores acknowledge a write once it is durable).
+    async fn sync_local(&self, digest: &Digest) -> Result<(), StorageError> {
+        let Some(root) = &self.local_root else {
+            return Ok(());
+        };
+        let file = root.join(Self::blob_key(digest).as_ref());
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            std::fs::File::open(&file)?.sync_all()?;
+            let mut dir = file.parent();
+            for _ in 0..2 {
+                if let Some(d) = dir {
+                    std::fs::File::open(d)?.sync_all()?;
+                    dir = d.parent();
+                }
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| StorageError::Io(std::io::Error::other(e)))??;
         Ok(())
     }
 
@@ -308,6 +335,111 @@ impl Storage {
             }
         }
         Ok(out)
+    }
+
+    /// Size of blob `digest`'s object, or `None` if there is none.
+    pub async fn blob_size(&self, digest: &Digest) -> Result<Option<u64>, StorageError> {
+        self.size_of(&Self::blob_key(digest)).await
+    }
+
+    /// Size of part `part` of upload `upload`, or `None` if there is none.
+    pub async fn part_size(&self, upload: &str, part: &str) -> Result<Option<u64>, StorageError> {
+        self.size_of(&Self::part_key(upload, part)).await
+    }
+
+    async fn size_of(&self, key: &Path) -> Result<Option<u64>, StorageError> {
+        match self.store.head(key).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every stored upload part: `(upload, part, last modified in Unix ms)`.
+    pub async fn list_upload_parts(&self) -> Result<Vec<(String, String, i64)>, StorageError> {
+        let mut out = Vec::new();
+        let mut listing = self.store.list(Some(&Path::from("uploads")));
+        while let Some(meta) = listing.next().await {
+            let meta = meta?;
+            let parts: Vec<_> = meta.location.parts().collect();
+            // uploads/<session>/<part>
+            if let [_, upload, part] = parts.as_slice() {
+                out.push((
+                    upload.as_ref().to_owned(),
+                    part.as_ref().to_owned(),
+                    meta.last_modified.timestamp_millis(),
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Files a local store left half-written by a crash (object_store stages writes in
+    /// `<key>#<n>` files and renames them into place): `(path under the root, modified in Unix ms)`.
+    /// Other backends have none (their multipart uploads are aborted or expire).
+    pub fn list_staged(&self) -> Result<Vec<(String, i64)>, StorageError> {
+        let Some(root) = &self.local_root else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let mut stack = vec![root.join("blobs"), root.join("uploads"), root.join("trash")];
+        while let Some(dir) = stack.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            };
+            for entry in entries {
+                let entry = entry?;
+                let meta = match entry.metadata() {
+                    Ok(m) => m,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                if meta.is_dir() {
+                    stack.push(entry.path());
+                    continue;
+                }
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                let staged = name
+                    .split_once('#')
+                    .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+                if !staged {
+                    continue;
+                }
+                let modified = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_millis() as i64);
+                if let Ok(rel) = entry.path().strip_prefix(root) {
+                    out.push((rel.to_string_lossy().into_owned(), modified));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes a staged file `list_staged` reported (a path outside the store's folders is refused).
+    pub fn delete_staged(&self, rel: &str) -> Result<(), StorageError> {
+        let Some(root) = &self.local_root else {
+            return Ok(());
+        };
+        let rel = std::path::Path::new(rel);
+        let inside = rel.components().all(|c| matches!(c, std::path::Component::Normal(_)))
+            && rel
+                .components()
+                .next()
+                .is_some_and(|c| ["blobs", "uploads", "trash"].iter().any(|d| c.as_os_str() == *d));
+        if !inside {
+            return Err(StorageError::Config(format!("refusing to delete {}", rel.display())));
+        }
+        match std::fs::remove_file(root.join(rel)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Streams blob `digest`, or the byte range `range` of it.

@@ -85,7 +85,7 @@ impl From<ServiceError> for JsonError {
             E::Denied(m) => JsonError::new(StatusCode::FORBIDDEN, m),
             E::RateLimited { retry_after } => JsonError::new(
                 StatusCode::TOO_MANY_REQUESTS,
-                format!("too many failed logins; retry in {retry_after} s"),
+                format!("too many login attempts; retry in {retry_after} s"),
             )
             .header(header::RETRY_AFTER, &retry_after.to_string()),
             E::NotFound(m) => JsonError::not_found(m),

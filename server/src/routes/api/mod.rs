@@ -1,9 +1,10 @@
 //! `/api/v1`: the JSON management API (users, organizations, members, teams, repository settings,
-//! personal access tokens, the audit log). HTTP only: this module identifies the caller, parses the
+//! personal access tokens, the audit log) and the browsing API (repositories, tags, history, layers). HTTP only: this module identifies the caller, parses the
 //! request, makes the one access check of each operation through `services::orgs`, and renders JSON.
 //! Errors are always the JSON envelope of `errors`; see `docs/api.md` for the contract.
 
 mod audit;
+mod browse;
 mod errors;
 mod orgs;
 mod repos;
@@ -67,10 +68,10 @@ pub fn router() -> Router<AppState> {
                 .put(teams::set_permission)
                 .delete(teams::remove_permission),
         )
-        .route("/repositories", get(repos::list).post(repos::create))
+        .route("/repositories", get(browse::list_repositories).post(repos::create))
         .route(
             "/repositories/{*name}",
-            get(repos::get).patch(repos::update).delete(repos::delete),
+            get(browse::dispatch).patch(repos::update).delete(repos::delete),
         )
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", delete(tokens::revoke))

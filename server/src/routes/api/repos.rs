@@ -1,5 +1,6 @@
-//! `/api/v1/repositories`: listing what the caller may read, creating empty repositories, and their
-//! settings (visibility, description). Names hold slashes, so `{*name}` takes the rest of the path.
+//! `/api/v1/repositories`: creating empty repositories, and changing or deleting their settings
+//! (visibility, description); listing and reading them, with statistics, is in `browse`. Names hold
+//! slashes, so `{*name}` takes the rest of the path.
 //! A repository the caller may not read answers `404`, exactly like a missing one.
 
 use axum::extract::State;
@@ -7,12 +8,13 @@ use rreg_oci::RepoName;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{created, no_content, ok, page, time, ApiResult, JsonError, Params, RawBody, Segments, Who};
+use super::{created, no_content, ok, time, ApiResult, JsonError, RawBody, Segments, Who};
 use crate::auth::Access;
 use crate::routes::AppState;
 use crate::services::orgs::{Orgs, Repo, RepoUpdate, Visibility};
 
-fn view(r: &Repo) -> Value {
+/// A repository's settings as JSON (the browsing routes add its statistics).
+pub(super) fn view(r: &Repo) -> Value {
     let mut v = json!({
         "name": r.name,
         "namespace": r.namespace,
@@ -33,26 +35,6 @@ fn parse_name(name: &str) -> Result<RepoName, JsonError> {
 fn parse_visibility(v: &str) -> Result<Visibility, JsonError> {
     Visibility::parse(v)
         .ok_or_else(|| JsonError::bad_request(format!("visibility must be public or private, not {v:?}")))
-}
-
-/// `GET /api/v1/repositories?namespace=&q=&last=&n=`: the repositories the caller may read
-/// (anonymous callers: public ones), empty ones included.
-pub(super) async fn list(State(s): State<AppState>, who: Who, params: Params) -> ApiResult {
-    let n = params.page_size()?;
-    let namespace = params.get("namespace").filter(|v| !v.is_empty());
-    let q = params.get("q").filter(|v| !v.is_empty());
-    // The check is the listing's own filter: only what the caller may read is returned.
-    let rows = Orgs::new(&s.accounts)
-        .list_repos(who.principal(), namespace, q, params.get("last").unwrap_or(""), n + 1)
-        .await?;
-    page(
-        "/repositories",
-        &[("namespace", namespace), ("q", q)],
-        ("last", |r: &Repo| r.name.clone()),
-        n,
-        rows,
-        view,
-    )
 }
 
 #[derive(Deserialize)]
@@ -76,15 +58,6 @@ pub(super) async fn create(State(s): State<AppState>, who: Who, body: RawBody) -
     who.audit(&orgs, "repo.create", &repo.name, repo.visibility.as_str())
         .await;
     created(view(&repo))
-}
-
-/// `GET /api/v1/repositories/{name}`: read access.
-pub(super) async fn get(State(s): State<AppState>, who: Who, Segments(name): Segments<String>) -> ApiResult {
-    let name = parse_name(&name)?;
-    let repo = Orgs::new(&s.accounts)
-        .repo(who.principal(), &name, Access::Read)
-        .await?;
-    ok(view(&repo))
 }
 
 #[derive(Deserialize)]

@@ -26,6 +26,7 @@ pub(super) async fn login(
     body: RawBody,
 ) -> ApiResult {
     let addr = peer.ip().to_string();
+    s.accounts.check_login_rate(&addr)?;
     let req: Login = body.json()?;
     // The check: the credentials themselves (rate limited).
     let p = s.accounts.login(&req.username, &req.password, &addr).await?;

@@ -24,6 +24,13 @@ fn accepted(req: &Req) -> Vec<String> {
 
 pub(super) async fn get(reg: &Registry, name: RepoName, reference: Reference, req: Req, with_body: bool) -> ApiResult {
     let m = reg.get_manifest(&name, &reference, &accepted(&req)).await?;
+    if with_body {
+        let tag = match &reference {
+            Reference::Tag(t) => Some(t.as_str()),
+            Reference::Digest(_) => None,
+        };
+        reg.record_pull(m.repo_id, m.id, &m.digest, tag);
+    }
     let len = m.content.len();
     let mut resp = if with_body {
         Response::new(axum::body::Body::from(m.content))
@@ -52,6 +59,10 @@ pub(super) async fn put(reg: &Registry, ctx: &Ctx<'_>, name: RepoName, reference
         .put_manifest(&name, &reference, content_type.as_deref(), body)
         .await?;
     ctx.audit("push", &format!("{name}:{reference}")).await;
+    if let Reference::Tag(t) = &reference {
+        reg.record_pusher(&name, t.as_str(), &put.digest, ctx.caller.name())
+            .await;
+    }
     let mut resp = StatusCode::CREATED.into_response();
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&format!("/v2/{name}/manifests/{}", put.digest)) {

@@ -86,7 +86,9 @@ fn chunk_bounds(req: &Req) -> Result<(Option<u64>, Option<u64>), ApiError> {
             let (start, end) = content_range(v).ok_or_else(|| {
                 ApiError::with_message(ErrorCode::RangeInvalid, format!("invalid Content-Range {v:?}"))
             })?;
-            let len = end - start + 1;
+            let len = (end - start).checked_add(1).ok_or_else(|| {
+                ApiError::with_message(ErrorCode::RangeInvalid, format!("invalid Content-Range {v:?}"))
+            })?;
             if req.content_length().is_some_and(|cl| cl != len) {
                 return Err(ApiError::with_message(
                     ErrorCode::SizeInvalid,

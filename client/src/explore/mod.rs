@@ -1,0 +1,282 @@
+//! Exploring images: rreg-server's browsing API (`/api/v1/repositories/{name}/-/…`) when the
+//! registry is an rreg-server, and Dive's layer analysis (`rreg_oci::layers`) of local images or of
+//! layers streamed from any registry. `api` answers `None` when the registry does not speak the
+//! browsing API, so callers fall back to the distribution API.
+
+use anyhow::Context as _;
+use futures::StreamExt as _;
+use rreg_oci::layers::{self, Change, ChangeKind, FileKind, ImageAnalysis, Inefficiency, LayerFiles, LayerReport};
+use rreg_oci::Descriptor;
+use serde_json::Value;
+
+use crate::credentials::DockerConfig;
+use crate::registry::auth::Scope;
+use crate::registry::Client;
+
+/// Reads `GET /api/v1/<path>` of the registry with the stored credentials (Basic), following
+/// `Link` pages and joining their `items`. `None` when the registry does not answer it as
+/// rreg-server does (any other registry, or an error: the caller falls back).
+pub async fn api(client: &Client, path: &str) -> Option<Value> {
+    let creds = DockerConfig::load().ok()?.credentials(&client.registry).ok()?;
+    let http = reqwest::Client::builder()
+        .user_agent(concat!("rreg/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .ok()?;
+    let mut url = client.url(&format!("api/v1/{path}")).ok()?;
+    let mut items: Vec<Value> = Vec::new();
+    loop {
+        let mut rb = http.get(url.clone());
+        if let Some(c) = creds.as_ref().filter(|c| !c.password.is_empty()) {
+            rb = rb.basic_auth(&c.username, Some(&c.password));
+        }
+        let resp = rb.send().await.ok()?;
+        if !resp.status().is_success() {
+            return None;
+        }
+        let next = resp
+            .headers()
+            .get(reqwest::header::LINK)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|l| l.strip_prefix('<'))
+            .and_then(|l| l.split_once('>'))
+            .map(|(u, _)| u.to_owned());
+        let v: Value = resp.json().await.ok()?;
+        let page = v.get("items")?.as_array()?.clone();
+        items.extend(page);
+        match next {
+            Some(n) => url = client.resolve(&n).ok()?,
+            None => break,
+        }
+    }
+    Some(serde_json::json!({ "items": items }))
+}
+
+/// Opens a layer from its decompressed bytes (`gzip` per the media type) and lists its entries.
+pub fn read_layer(r: impl std::io::Read, media_type: &str) -> anyhow::Result<LayerFiles> {
+    let reader: Box<dyn std::io::Read> = if media_type.contains("gzip") {
+        Box::new(flate2::read::MultiGzDecoder::new(r))
+    } else if media_type.contains("zstd") {
+        anyhow::bail!("zstd layers are not supported");
+    } else {
+        Box::new(r)
+    };
+    layers::read_tar(reader).context("reading a layer")
+}
+
+/// Streams layer `desc` of `repo` from the registry through the tar reader (nothing is stored).
+pub async fn remote_layer(client: &Client, repo: &str, desc: &Descriptor) -> anyhow::Result<LayerFiles> {
+    let digest = &desc.digest;
+    let url = client.url(&format!("v2/{repo}/blobs/{digest}"))?;
+    let what = format!("blob {digest} of {repo}");
+    let resp = client
+        .send(&[Scope::pull(repo)], &what, |h| Ok(h.get(url.clone())))
+        .await?;
+    if !resp.status().is_success() {
+        return Err(client.fail(resp, &what).await);
+    }
+    let stream = resp.bytes_stream().map(|r| r.map_err(std::io::Error::other));
+    let reader = tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream));
+    let media_type = desc.media_type.clone();
+    tokio::task::spawn_blocking(move || read_layer(std::io::BufReader::with_capacity(128 << 10, reader), &media_type))
+        .await?
+}
+
+/// One analysed image: its layers (digest, instruction) and Dive's numbers.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Explored {
+    /// The image's name as given.
+    pub image: String,
+    /// `os/arch[/variant]`, when known.
+    pub platform: Option<String>,
+    /// Per layer, base first: digest and the instruction that made it.
+    pub layers: Vec<(String, String)>,
+    /// The analysis.
+    pub analysis: ImageAnalysis,
+}
+
+fn num(v: &Value, k: &str) -> u64 {
+    v.get(k).and_then(Value::as_u64).unwrap_or(0)
+}
+
+/// Reads the browsing API's answer for one image (`…/-/layers/{ref}`, one item) back into the
+/// analysis model.
+pub fn from_api(image: &str, item: &Value) -> anyhow::Result<Explored> {
+    let mut reports = Vec::new();
+    let mut layers = Vec::new();
+    for l in item["layers"].as_array().context("layers")? {
+        let count = |k: &str| l[k]["count"].as_u64().unwrap_or(0);
+        let bytes = |k: &str| l[k]["bytes"].as_u64().unwrap_or(0);
+        let changes: Vec<Change> = serde_json::from_value(l["changes"].clone()).unwrap_or_default();
+        reports.push(LayerReport {
+            index: num(l, "index") as usize,
+            size: num(l, "files_size"),
+            file_count: num(l, "file_count"),
+            added: count("added"),
+            changed: count("changed"),
+            removed: count("removed"),
+            added_bytes: bytes("added"),
+            changed_bytes: bytes("changed"),
+            removed_bytes: bytes("removed"),
+            changes,
+        });
+        layers.push((
+            l["digest"].as_str().unwrap_or("").to_owned(),
+            l["created_by"].as_str().unwrap_or("").to_owned(),
+        ));
+    }
+    let inefficiencies: Vec<Inefficiency> = serde_json::from_value(item["inefficiencies"].clone()).unwrap_or_default();
+    let platform = item["platform"].as_object().map(|p| {
+        let mut s = format!(
+            "{}/{}",
+            p.get("os").and_then(Value::as_str).unwrap_or(""),
+            p.get("architecture").and_then(Value::as_str).unwrap_or("")
+        );
+        if let Some(v) = p.get("variant").and_then(Value::as_str) {
+            s.push('/');
+            s.push_str(v);
+        }
+        s
+    });
+    Ok(Explored {
+        image: image.to_owned(),
+        platform,
+        layers,
+        analysis: ImageAnalysis {
+            size_bytes: num(item, "size_bytes"),
+            user_size_bytes: num(item, "user_size_bytes"),
+            wasted_bytes: num(item, "wasted_bytes"),
+            wasted_user_percent: item["wasted_user_percent"].as_f64().unwrap_or(0.0),
+            efficiency: item["efficiency"].as_f64().unwrap_or(1.0),
+            layers: reports,
+            inefficiencies,
+        },
+    })
+}
+
+/// A CI threshold check, as `dive --ci` reports it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Rule {
+    /// Dive's rule name.
+    pub name: &'static str,
+    /// `PASS`, `FAIL` or `SKIP` (disabled).
+    pub status: &'static str,
+    /// Why it failed.
+    pub message: String,
+}
+
+/// Dive's CI thresholds; `None` disables a rule.
+#[derive(Debug, Clone, Copy)]
+pub struct Thresholds {
+    /// Fail when the efficiency is below this (a ratio, Dive's default 0.9).
+    pub lowest_efficiency: Option<f64>,
+    /// Fail when more bytes than this are wasted (disabled by default).
+    pub highest_wasted_bytes: Option<u64>,
+    /// Fail when wasted / user bytes is above this (a ratio, Dive's default 0.1).
+    pub highest_user_wasted_percent: Option<f64>,
+}
+
+/// Evaluates the rules against an analysis.
+pub fn evaluate(a: &ImageAnalysis, t: &Thresholds) -> Vec<Rule> {
+    let mut out = Vec::new();
+    let mut rule = |name: &'static str, limit: Option<String>, fail: Option<bool>, message: String| {
+        out.push(Rule {
+            name,
+            status: match (limit, fail) {
+                (None, _) => "SKIP",
+                (Some(_), Some(true)) => "FAIL",
+                _ => "PASS",
+            },
+            message,
+        })
+    };
+    rule(
+        "lowestEfficiency",
+        t.lowest_efficiency.map(|v| v.to_string()),
+        t.lowest_efficiency.map(|v| a.efficiency < v),
+        format!(
+            "image efficiency is too low (efficiency={} < threshold={})",
+            a.efficiency,
+            t.lowest_efficiency.unwrap_or(0.0)
+        ),
+    );
+    rule(
+        "highestWastedBytes",
+        t.highest_wasted_bytes.map(|v| v.to_string()),
+        t.highest_wasted_bytes.map(|v| a.wasted_bytes > v),
+        format!(
+            "too many bytes wasted (wasted-bytes={} > threshold={})",
+            a.wasted_bytes,
+            t.highest_wasted_bytes.unwrap_or(0)
+        ),
+    );
+    rule(
+        "highestUserWastedPercent",
+        t.highest_user_wasted_percent.map(|v| v.to_string()),
+        t.highest_user_wasted_percent.map(|v| a.wasted_user_percent > v),
+        format!(
+            "too many bytes wasted, relative to the user bytes added (%-user-wasted-bytes={} > threshold={})",
+            a.wasted_user_percent,
+            t.highest_user_wasted_percent.unwrap_or(0.0)
+        ),
+    );
+    out
+}
+
+/// Parses a byte count as Dive accepts it: `1000`, `20MB`, `1.5 GiB`, `disabled`.
+pub fn parse_bytes(s: &str) -> Option<Option<u64>> {
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("disabled") {
+        return Some(None);
+    }
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: f64 = n.parse().ok()?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" | "k" => 1e3,
+        "mb" | "m" => 1e6,
+        "gb" | "g" => 1e9,
+        "kib" => 1024.0,
+        "mib" => 1048576.0,
+        "gib" => 1073741824.0,
+        _ => return None,
+    };
+    Some(Some((n * mult) as u64))
+}
+
+/// The letter of a change in listings: `A`, `M`, `D`.
+pub fn change_letter(c: ChangeKind) -> &'static str {
+    match c {
+        ChangeKind::Added => "A",
+        ChangeKind::Changed => "M",
+        ChangeKind::Removed => "D",
+    }
+}
+
+/// Whether an entry is a directory (listings leave unchanged parents out).
+pub fn is_dir(c: &Change) -> bool {
+    c.kind == FileKind::Dir
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_and_rules() {
+        assert_eq!(parse_bytes("20MB"), Some(Some(20_000_000)));
+        assert_eq!(parse_bytes("1 KiB"), Some(Some(1024)));
+        assert_eq!(parse_bytes("disabled"), Some(None));
+        assert_eq!(parse_bytes("x"), None);
+        let a = layers::analyze(&[]);
+        let r = evaluate(
+            &a,
+            &Thresholds {
+                lowest_efficiency: Some(0.9),
+                highest_wasted_bytes: None,
+                highest_user_wasted_percent: Some(0.1),
+            },
+        );
+        assert_eq!(r.iter().map(|r| r.status).collect::<Vec<_>>(), ["PASS", "SKIP", "PASS"]);
+    }
+}

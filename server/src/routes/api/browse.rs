@@ -1,0 +1,307 @@
+//! `/api/v1` browsing: repositories with their statistics, and under `/repositories/{name}/-/` a
+//! repository's tags, a tag's (or digest's) layer history per platform, an image's layers analysed
+//! as Dive does, and a layer's file list. Repository names hold slashes and no name component can be
+//! `-`, so `/-/` separates the name from what is asked of it (as GitLab does). Every handler makes
+//! one check, read access to the repository; a repository the caller may not read is `404`.
+
+use axum::extract::State;
+use rreg_oci::layers::{FileEntry, FileKind, ImageAnalysis};
+use rreg_oci::{Digest, Platform, Reference, RepoName};
+use serde_json::{json, Value};
+
+use super::{ok, page, time, ApiResult, JsonError, Params, Segments, Who};
+use crate::auth::Access;
+use crate::db::TagOrder;
+use crate::routes::AppState;
+use crate::services::browse::{ImageHistory, ImageLayers, RepoStats, TagInfo};
+use crate::services::orgs::{Orgs, Repo};
+
+/// Default and largest number of changes (and inefficiencies) listed per layer.
+const DEFAULT_CHANGES: usize = 1000;
+const MAX_CHANGES: usize = 1_000_000;
+
+fn parse_name(name: &str) -> Result<RepoName, JsonError> {
+    RepoName::parse(name).map_err(|e| JsonError::bad_request(e.to_string()))
+}
+
+fn opt_time(ms: Option<i64>) -> Value {
+    ms.map_or(Value::Null, |m| json!(time(m)))
+}
+
+/// A repository with its statistics.
+fn repo_view(r: &Repo, stats: Option<&RepoStats>) -> Value {
+    let mut v = super::repos::view(r);
+    let s = stats.cloned().unwrap_or_default();
+    v["size"] = json!(s.size);
+    v["tag_count"] = json!(s.tag_count);
+    v["pull_count"] = json!(s.pull_count);
+    v["last_pushed"] = opt_time(s.last_pushed);
+    v["last_pulled"] = opt_time(s.last_pulled);
+    v
+}
+
+/// `GET /api/v1/repositories?namespace=&q=&last=&n=`: the repositories the caller may read, with
+/// their statistics.
+pub(super) async fn list_repositories(State(s): State<AppState>, who: Who, params: Params) -> ApiResult {
+    let n = params.page_size()?;
+    let namespace = params.get("namespace").filter(|v| !v.is_empty());
+    let q = params.get("q").filter(|v| !v.is_empty());
+    // The check is the listing's own filter: only what the caller may read is returned.
+    let rows = Orgs::new(&s.accounts)
+        .list_repos(who.principal(), namespace, q, params.get("last").unwrap_or(""), n + 1)
+        .await?;
+    let names: Vec<String> = rows.iter().map(|r| r.name.clone()).collect();
+    let stats = s.registry.repo_stats(&names).await?;
+    let items: Vec<(Repo, Option<RepoStats>)> = rows
+        .into_iter()
+        .map(|r| {
+            let st = stats.get(&r.name).cloned();
+            (r, st)
+        })
+        .collect();
+    page(
+        "/repositories",
+        &[("namespace", namespace), ("q", q)],
+        ("last", |r: &(Repo, Option<RepoStats>)| r.0.name.clone()),
+        n,
+        items,
+        |r| repo_view(&r.0, r.1.as_ref()),
+    )
+}
+
+/// `GET /api/v1/repositories/{name}` and everything under `/repositories/{name}/-/`.
+pub(super) async fn dispatch(
+    State(s): State<AppState>,
+    who: Who,
+    Segments(path): Segments<String>,
+    params: Params,
+) -> ApiResult {
+    let (name, rest) = match path.split_once("/-/") {
+        Some((n, r)) => (n, Some(r)),
+        None => (path.as_str(), None),
+    };
+    let name = parse_name(name)?;
+    let repo = Orgs::new(&s.accounts)
+        .repo(who.principal(), &name, Access::Read)
+        .await?;
+    let Some(rest) = rest else {
+        let stats = s.registry.repo_stats(std::slice::from_ref(&repo.name)).await?;
+        return ok(repo_view(&repo, stats.get(&repo.name)));
+    };
+    let reg = &s.registry;
+    let segs: Vec<&str> = rest.split('/').collect();
+    match segs.as_slice() {
+        ["tags"] => tags(&s, &name, &params).await,
+        ["tags", tag] => ok(tag_view(&reg.tag(&name, tag).await?)),
+        ["history", reference] => {
+            let reference = parse_reference(reference)?;
+            let platform = parse_platform(&params)?;
+            let sizes = matches!(params.get("sizes"), Some("1" | "true"));
+            let h = reg.history(&name, &reference, platform.as_ref(), sizes).await?;
+            ok(json!({ "items": h.iter().map(history_view).collect::<Vec<_>>() }))
+        }
+        ["layers", reference] => {
+            let reference = parse_reference(reference)?;
+            let platform = parse_platform(&params)?;
+            let max = match params.get("max_changes") {
+                None | Some("") => DEFAULT_CHANGES,
+                Some(v) => v
+                    .parse::<usize>()
+                    .map_err(|_| JsonError::bad_request(format!("max_changes must be a number, not {v:?}")))?
+                    .min(MAX_CHANGES),
+            };
+            let a = reg.analyze(&name, &reference, platform.as_ref()).await?;
+            ok(json!({ "items": a.iter().map(|i| layers_view(i, max)).collect::<Vec<_>>() }))
+        }
+        ["files", digest] => {
+            let digest = Digest::parse(digest).map_err(|e| JsonError::bad_request(e.to_string()))?;
+            files(&s, &name, &digest, &params, &path).await
+        }
+        _ => Err(JsonError::not_found("no such endpoint")),
+    }
+}
+
+fn parse_reference(s: &str) -> Result<Reference, JsonError> {
+    Reference::parse(s).map_err(|e| JsonError::bad_request(e.to_string()))
+}
+
+fn parse_platform(params: &Params) -> Result<Option<Platform>, JsonError> {
+    match params.get("platform").filter(|p| !p.is_empty()) {
+        None => Ok(None),
+        Some(p) => Platform::parse(p)
+            .map(Some)
+            .ok_or_else(|| JsonError::bad_request(format!("platform must be os/arch[/variant], not {p:?}"))),
+    }
+}
+
+fn tag_view(t: &TagInfo) -> Value {
+    json!({
+        "name": t.name,
+        "digest": t.digest,
+        "media_type": t.media_type,
+        "size": t.size,
+        "platforms": t.platforms,
+        "last_pushed": time(t.last_pushed),
+        "pushed_by": t.pushed_by,
+        "last_pulled": opt_time(t.last_pulled),
+    })
+}
+
+/// `…/-/tags?ordering=name|last_pushed&n=&last=`.
+async fn tags(s: &AppState, name: &RepoName, params: &Params) -> ApiResult {
+    let n = params.page_size()?;
+    let ordering = params.get("ordering").filter(|o| !o.is_empty()).unwrap_or("name");
+    let order = match ordering {
+        "name" => TagOrder::Name,
+        "last_pushed" | "-last_pushed" => TagOrder::LastPushed,
+        o => {
+            return Err(JsonError::bad_request(format!(
+                "ordering must be name or last_pushed, not {o:?}"
+            )))
+        }
+    };
+    let last = params.get("last").filter(|l| !l.is_empty());
+    let after = match (order, last) {
+        (_, None) => None,
+        (TagOrder::Name, Some(l)) => Some((0, l)),
+        (TagOrder::LastPushed, Some(l)) => {
+            let parsed = l
+                .split_once(':')
+                .and_then(|(t, name)| t.parse::<i64>().ok().map(|t| (t, name)));
+            Some(parsed.ok_or_else(|| JsonError::bad_request("last: use the cursor of the Link header"))?)
+        }
+    };
+    let rows = s.registry.tags_page(name, order, after, n + 1).await?;
+    let path = format!("/repositories/{name}/-/tags");
+    let cursor: fn(&TagInfo) -> String = match order {
+        TagOrder::Name => |t| t.name.clone(),
+        TagOrder::LastPushed => |t| format!("{}:{}", t.last_pushed, t.name),
+    };
+    page(
+        &path,
+        &[("ordering", Some(ordering))],
+        ("last", cursor),
+        n,
+        rows,
+        tag_view,
+    )
+}
+
+fn layer_view(l: &crate::services::browse::LayerInfo) -> Value {
+    let mut v = json!({
+        "digest": l.digest,
+        "media_type": l.media_type,
+        "size": l.size,
+        "diff_size": l.diff_size,
+        "file_count": l.file_count,
+    });
+    if let Some(e) = &l.error {
+        v["error"] = json!(e);
+    }
+    v
+}
+
+fn history_view(h: &ImageHistory) -> Value {
+    json!({
+        "digest": h.digest,
+        "media_type": h.media_type,
+        "platform": h.platform,
+        "config_digest": h.config_digest,
+        "created": h.created,
+        "history": h.history.iter().map(|e| json!({
+            "created": e.created,
+            "created_by": e.created_by,
+            "comment": e.comment,
+            "empty_layer": e.empty_layer,
+            "layer": e.layer.as_ref().map(layer_view),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn analysis_numbers(a: &ImageAnalysis) -> Value {
+    json!({
+        "size_bytes": a.size_bytes,
+        "user_size_bytes": a.user_size_bytes,
+        "wasted_bytes": a.wasted_bytes,
+        "wasted_user_percent": a.wasted_user_percent,
+        "efficiency": a.efficiency,
+    })
+}
+
+fn layers_view(i: &ImageLayers, max: usize) -> Value {
+    let a = &i.analysis;
+    let mut v = analysis_numbers(a);
+    v["digest"] = json!(i.digest);
+    v["platform"] = json!(i.platform);
+    v["config_digest"] = json!(i.config_digest);
+    v["layers"] = json!(a
+        .layers
+        .iter()
+        .map(|r| {
+            let (l, created_by) = i.layers.get(r.index).map_or((None, ""), |(l, c)| (Some(l), c.as_str()));
+            let mut lv = l.map_or_else(|| json!({}), layer_view);
+            lv["index"] = json!(r.index);
+            lv["created_by"] = json!(created_by);
+            lv["files_size"] = json!(r.size);
+            lv["file_count"] = json!(r.file_count);
+            lv["added"] = json!({"count": r.added, "bytes": r.added_bytes});
+            lv["changed"] = json!({"count": r.changed, "bytes": r.changed_bytes});
+            lv["removed"] = json!({"count": r.removed, "bytes": r.removed_bytes});
+            lv["changes"] = json!(r.changes.iter().take(max).collect::<Vec<_>>());
+            lv["changes_truncated"] = json!(r.changes.len() > max);
+            lv
+        })
+        .collect::<Vec<_>>());
+    v["inefficiencies"] = json!(a.inefficiencies.iter().take(max).collect::<Vec<_>>());
+    v["inefficiencies_truncated"] = json!(a.inefficiencies.len() > max);
+    v
+}
+
+fn file_view(e: &FileEntry) -> Value {
+    let mut v = json!({
+        "path": format!("/{}", e.path),
+        "type": e.kind.as_str(),
+        "size": e.size,
+        "mode": format!("{:04o}", e.mode & 0o7777),
+        "uid": e.uid,
+        "gid": e.gid,
+    });
+    if let Some(l) = &e.link {
+        v["link"] = json!(l);
+    }
+    v
+}
+
+/// `…/-/files/{digest}?n=&last=`: the layer's entries by path (whiteouts and opaque markers
+/// included, with their own types), paged by path.
+async fn files(s: &AppState, name: &RepoName, digest: &Digest, params: &Params, path: &str) -> ApiResult {
+    let n = params.page_size()?;
+    let last = params.get("last").unwrap_or("");
+    let files = s.registry.layer_file_list(name, digest).await?;
+    let mut entries: Vec<FileEntry> = files.entries;
+    for e in &mut entries {
+        e.path = format!("/{}", e.path);
+        if e.kind == FileKind::Opaque {
+            e.path.push_str("/.wh..wh..opq");
+        }
+    }
+    entries.sort_by(|a, b| a.path.cmp(&b.path));
+    let rows: Vec<FileEntry> = entries
+        .into_iter()
+        .filter(|e| e.path.as_str() > last)
+        .take(n as usize + 1)
+        .map(|mut e| {
+            e.path.remove(0);
+            e
+        })
+        .collect();
+    let link_path = format!("/repositories/{path}");
+    page(
+        &link_path,
+        &[],
+        ("last", |e: &FileEntry| format!("/{}", e.path)),
+        n,
+        rows,
+        file_view,
+    )
+}
