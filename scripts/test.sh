@@ -4,7 +4,7 @@
 # Works on a fresh Debian 12 machine as root. In order, it:
 #   1. installs the Debian packages the tests need, but only those missing
 #      (docker.io, skopeo, busybox-static, docker-registry, wrk, apache2-utils,
-#      hyperfine, time, curl, jq);
+#      hyperfine, time, curl, jq, chromium + chromium-driver for the UI test);
 #   2. makes sure a Docker engine answers: uses one that already does, or starts
 #      a private dockerd (own data/exec root and socket under a temp dir,
 #      no bridge, no iptables; storage driver overlay2, falling back to vfs);

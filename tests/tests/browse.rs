@@ -411,8 +411,7 @@ async fn gzip_layers_are_read_once() {
     assert_eq!(a["items"][0]["efficiency"].as_f64(), Some(1.0));
     assert_eq!(a["items"][0]["layers"][0]["diff_size"], 4000);
     assert_eq!(a["items"][0]["layers"][0]["size"], gz.len());
-    // Stored: a second read gives the same without streaming (the blob is gone from storage here
-    // only on a local disk; the answer must not change either way).
+    // Stored: a second read answers the same from the kept file list.
     let (_, again, _) = get_json(c, &srv.url("/api/v1/repositories/admin/gz/-/layers/1")).await;
     assert_eq!(again, a);
 }
