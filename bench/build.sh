@@ -83,7 +83,7 @@ if ! timeout 20 "$DOCKER" info >/dev/null 2>&1; then
   for _ in $(seq 1 120); do timeout 5 "$DOCKER" info >/dev/null 2>&1 && break; sleep 0.5; done
   timeout 5 "$DOCKER" info >/dev/null 2>&1 || { tail "$WORK/docker/log" >&2; exit 1; }
 fi
-export DOCKER_CONFIG="$WORK/docker-client"; mkdir -p "$DOCKER_CONFIG"
+export DOCKER_CONFIG="$WORK/docker-client"; mkdir -p "$DOCKER_CONFIG"; echo "{}" > "$DOCKER_CONFIG/config.json"
 
 # --- registry and base image --------------------------------------------------------------------
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
