@@ -66,31 +66,6 @@ impl Db {
         })
     }
 
-    /// Records a verified blob (if new) and links it to `repo`.
-    pub async fn add_blob(&self, repo: i64, digest: &str, size: i64) -> Result<(), DbError> {
-        let now = now_ms();
-        with_pool!(self, p => {
-            let mut tx = p.begin().await?;
-            sqlx::query("INSERT INTO blobs (digest, size, created_at) VALUES ($1, $2, $3) ON CONFLICT (digest) DO NOTHING")
-                .bind(digest)
-                .bind(size)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "INSERT INTO repository_blobs (repository_id, digest, created_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (repository_id, digest) DO NOTHING",
-            )
-            .bind(repo)
-            .bind(digest)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-            Ok(())
-        })
-    }
-
     /// Links a blob already linked to repository `from` to repository `to`; false if `from` lacks it.
     pub async fn mount_blob(&self, from: i64, to: i64, digest: &str) -> Result<bool, DbError> {
         with_pool!(self, p => {

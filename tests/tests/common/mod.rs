@@ -161,8 +161,7 @@ pub fn test_database_url() -> Option<String> {
     if std::env::var("RREG_TEST_DB").as_deref() != Ok("postgres") {
         return None;
     }
-    let base = std::env::var("RREG_TEST_POSTGRES").expect("RREG_TEST_DB=postgres needs RREG_TEST_POSTGRES");
-    Some(format!("{base}/rreg_test_{}", test_database_url_suffix()))
+    Some(postgres_url().expect("RREG_TEST_DB=postgres needs RREG_TEST_POSTGRES"))
 }
 
 /// Server environment putting blobs on the test S3 server when `RREG_TEST_STORAGE=s3` (the test
