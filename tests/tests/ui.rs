@@ -325,6 +325,19 @@ impl Driver {
             .to_owned()
     }
 
+    /// Waits (up to 15 s) for a navigation started by a click to land on a URL ending with `suffix`:
+    /// a click returns before the page it leads to has loaded.
+    async fn wait_for_url(&self, suffix: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        loop {
+            let url = self.current_url().await;
+            if url.ends_with(suffix) || std::time::Instant::now() > deadline {
+                return url;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     async fn screenshot(&self, name: &str) {
         let png = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
         let bytes = base64::engine::general_purpose::STANDARD
@@ -371,11 +384,8 @@ async fn browser_signs_in_opens_a_repository_and_reads_the_history() {
     d.screenshot("ui-2-sign-in.png").await;
     d.click("#sign-in").await;
     // Back on the repository, signed in.
-    assert!(
-        d.current_url().await.ends_with("/ui/r/admin/webapp"),
-        "{}",
-        d.current_url().await
-    );
+    let url = d.wait_for_url("/ui/r/admin/webapp").await;
+    assert!(url.ends_with("/ui/r/admin/webapp"), "{url}");
     assert_eq!(d.text("header .who").await, "admin");
     let tags = d.text("#tags").await;
     assert!(
@@ -384,7 +394,8 @@ async fn browser_signs_in_opens_a_repository_and_reads_the_history() {
     );
     d.screenshot("ui-3-repository.png").await;
     d.click("#tags a").await;
-    assert!(d.current_url().await.ends_with("/ui/r/admin/webapp/-/tags/1.0"));
+    let url = d.wait_for_url("/ui/r/admin/webapp/-/tags/1.0").await;
+    assert!(url.ends_with("/ui/r/admin/webapp/-/tags/1.0"), "{url}");
     let history = d.text("table.history").await;
     let lines: Vec<&str> = history.lines().collect();
     assert!(lines.iter().any(|l| l.contains("CMD [\"/bin/tool\"]")), "{history}");

@@ -415,7 +415,11 @@ pub fn extract(store: &Store, layer: &Layer) -> anyhow::Result<PathBuf> {
     } else {
         Box::new(reader)
     };
-    unpack(r, &tmp).with_context(|| format!("extracting layer {}", layer.digest))?;
+    if let Err(e) = unpack(r, &tmp) {
+        // Nothing of a refused or broken layer stays behind.
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e.context(format!("extracting layer {}", layer.digest)));
+    }
     match std::fs::rename(&tmp, &dest) {
         Ok(()) => Ok(dest),
         Err(_) if dest.is_dir() => {
@@ -426,64 +430,7 @@ pub fn extract(store: &Store, layer: &Layer) -> anyhow::Result<PathBuf> {
     }
 }
 
-/// Unpacks a layer tar into `dest` in overlayfs form.
-pub fn unpack(r: impl Read, dest: &Path) -> anyhow::Result<()> {
-    let mut archive = tar::Archive::new(r);
-    archive.set_preserve_permissions(true);
-    archive.set_preserve_ownerships(true);
-    archive.set_unpack_xattrs(true);
-    archive.set_preserve_mtime(true);
-    archive.set_overwrite(true);
-    let mut dirs = Vec::new();
-    for entry in archive.entries()? {
-        let mut entry = entry?;
-        let path = entry.path()?.into_owned();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        let parent = path.parent().unwrap_or(Path::new(""));
-        if name == OPAQUE_MARKER {
-            let d = dest.join(parent);
-            std::fs::create_dir_all(&d)?;
-            rustix::fs::lsetxattr(&d, OPAQUE_XATTR, b"y", rustix::fs::XattrFlags::empty())
-                .with_context(|| format!("marking {} opaque", d.display()))?;
-            continue;
-        }
-        if let Some(hidden) = name.strip_prefix(WHITEOUT_PREFIX) {
-            let d = dest.join(parent);
-            std::fs::create_dir_all(&d)?;
-            let target = d.join(hidden);
-            let _ = std::fs::remove_file(&target);
-            rustix::fs::mknodat(
-                rustix::fs::CWD,
-                &target,
-                rustix::fs::FileType::CharacterDevice,
-                rustix::fs::Mode::empty(),
-                0,
-            )
-            .with_context(|| format!("creating whiteout {}", target.display()))?;
-            continue;
-        }
-        if entry.header().entry_type() == tar::EntryType::Directory {
-            let h = entry.header();
-            dirs.push((dest.join(&path), h.mtime().unwrap_or(0)));
-        }
-        entry.unpack_in(dest)?;
-    }
-    // Directory mtimes were changed by the files unpacked into them; set them last.
-    for (d, mtime) in dirs.into_iter().rev() {
-        let t = rustix::fs::Timestamps {
-            last_access: rustix::fs::Timespec {
-                tv_sec: mtime as i64,
-                tv_nsec: 0,
-            },
-            last_modification: rustix::fs::Timespec {
-                tv_sec: mtime as i64,
-                tv_nsec: 0,
-            },
-        };
-        let _ = rustix::fs::utimensat(rustix::fs::CWD, &d, &t, rustix::fs::AtFlags::SYMLINK_NOFOLLOW);
-    }
-    Ok(())
-}
+pub use super::unpack::unpack;
 
 #[cfg(test)]
 mod tests {

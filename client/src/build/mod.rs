@@ -13,3 +13,4 @@ pub mod instruction;
 pub mod layer;
 pub mod parser;
 pub mod shell;
+pub mod unpack;

@@ -176,34 +176,49 @@ pub fn sha256(data: &[u8]) -> String {
     format!("sha256:{}", hex::encode(sha2::Sha256::digest(data)))
 }
 
+/// One ustar header block, written byte for byte: any name (`..`, absolute, …), any type, with
+/// device numbers for block and character devices.
+pub fn tar_header(path: &[u8], size: usize, kind: u8, link: &[u8], mode: u32, device: (u32, u32)) -> [u8; 512] {
+    assert!(
+        path.len() <= 100 && link.len() <= 100,
+        "ustar names and link names hold 100 bytes"
+    );
+    let mut h = [0u8; 512];
+    h[..path.len()].copy_from_slice(path);
+    let octal = |v: u64, width: usize| format!("{:0w$o}\0", v, w = width - 1);
+    h[100..108].copy_from_slice(octal(mode as u64, 8).as_bytes());
+    h[108..116].copy_from_slice(octal(0, 8).as_bytes());
+    h[116..124].copy_from_slice(octal(0, 8).as_bytes());
+    h[124..136].copy_from_slice(octal(size as u64, 12).as_bytes());
+    h[136..148].copy_from_slice(octal(1_700_000_000, 12).as_bytes());
+    h[148..156].copy_from_slice(b"        ");
+    h[156] = kind;
+    h[157..157 + link.len()].copy_from_slice(link);
+    h[257..263].copy_from_slice(b"ustar\0");
+    h[263..265].copy_from_slice(b"00");
+    h[329..337].copy_from_slice(octal(device.0 as u64, 8).as_bytes());
+    h[337..345].copy_from_slice(octal(device.1 as u64, 8).as_bytes());
+    let sum: u32 = h.iter().map(|&b| b as u32).sum();
+    h[148..156].copy_from_slice(format!("{:06o}\0 ", sum).as_bytes());
+    h
+}
+
+/// A header and its data, padded to whole blocks.
+pub fn tar_entry(path: &[u8], kind: u8, link: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut out = tar_header(path, data.len(), kind, link, 0o755, (0, 0)).to_vec();
+    out.extend_from_slice(data);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+    out
+}
+
 /// A ustar archive of `(path, content)` regular files and `(path, target)` symlinks.
 pub fn tar(files: &[(&str, &[u8])], symlinks: &[(&str, &str)]) -> Vec<u8> {
-    fn header(path: &str, size: usize, kind: u8, link: &str, mode: u32) -> [u8; 512] {
-        let mut h = [0u8; 512];
-        h[..path.len()].copy_from_slice(path.as_bytes());
-        let octal = |v: u64, width: usize| format!("{:0w$o}\0", v, w = width - 1);
-        h[100..108].copy_from_slice(octal(mode as u64, 8).as_bytes());
-        h[108..116].copy_from_slice(octal(0, 8).as_bytes());
-        h[116..124].copy_from_slice(octal(0, 8).as_bytes());
-        h[124..136].copy_from_slice(octal(size as u64, 12).as_bytes());
-        h[136..148].copy_from_slice(octal(1_700_000_000, 12).as_bytes());
-        h[148..156].copy_from_slice(b"        ");
-        h[156] = kind;
-        h[157..157 + link.len()].copy_from_slice(link.as_bytes());
-        h[257..263].copy_from_slice(b"ustar\0");
-        h[263..265].copy_from_slice(b"00");
-        let sum: u32 = h.iter().map(|&b| b as u32).sum();
-        h[148..156].copy_from_slice(format!("{:06o}\0 ", sum).as_bytes());
-        h
-    }
     let mut out = Vec::new();
     for (p, data) in files {
-        out.extend_from_slice(&header(p, data.len(), b'0', "", 0o755));
-        out.extend_from_slice(data);
-        out.resize(out.len().div_ceil(512) * 512, 0);
+        out.extend(tar_entry(p.as_bytes(), b'0', b"", data));
     }
     for (p, target) in symlinks {
-        out.extend_from_slice(&header(p, 0, b'2', target, 0o777));
+        out.extend(tar_entry(p.as_bytes(), b'2', target.as_bytes(), b""));
     }
     out.extend_from_slice(&[0u8; 1024]);
     out
