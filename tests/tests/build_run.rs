@@ -57,7 +57,7 @@ async fn user_workdir_env_and_network_none() {
     let df = format!(
         "{BASE}RUN mkdir -p /etc && echo 'root:x:0:0:root:/root:/bin/sh' > /etc/passwd && echo 'app:x:1000:1000::/home/app:/bin/sh' >> /etc/passwd && echo 'app:x:1000:' > /etc/group\n\
          ENV GREETING=hi\nWORKDIR /work\nUSER app\nRUN id -u > /tmp-id 2>/dev/null || (pwd; id -u; echo $GREETING $HOME)\n\
-         USER root\nRUN --network=none cat /proc/net/dev | grep -c : > /ifaces\n"
+         USER root\nRUN --network=none cat /proc/net/dev | grep -c : > /ifaces && ip link show lo > /lo\n"
     );
     let ctx = Ctx::new(&df);
     let r = Rreg::new();
@@ -66,6 +66,8 @@ async fn user_workdir_env_and_network_none() {
     assert!(o.stdout.contains("/work\n1000\nhi /home/app\n"), "{o}");
     let ifaces = run_in(&r, "user:1", &["cat", "/ifaces"]).await;
     assert_eq!(ifaces.trim(), "1", "only lo in a new network namespace: {ifaces}");
+    let lo = run_in(&r, "user:1", &["cat", "/lo"]).await;
+    assert!(lo.contains(",UP"), "lo is up, as with Docker's --network none: {lo}");
 }
 
 #[tokio::test]

@@ -22,6 +22,10 @@ pub fn stage1(spec: &Spec, spec_path: &Path) -> anyhow::Result<i32> {
         flags |= CloneFlags::CLONE_NEWNET;
     }
     nix::sched::unshare(flags).context("creating namespaces (running containers needs root)")?;
+    if spec.network == Network::None {
+        // As Docker's `--network none`: no interfaces but a working loopback.
+        loopback_up().context("bringing up the loopback interface of the new network namespace")?;
+    }
     let exe = std::env::current_exe().context("finding the rreg executable")?;
     let status = Command::new(exe)
         .arg(STAGE2)
@@ -29,6 +33,48 @@ pub fn stage1(spec: &Spec, spec_path: &Path) -> anyhow::Result<i32> {
         .status()
         .context("starting the container's init")?;
     Ok(exit_code(status))
+}
+
+/// Sets `lo` (interface 1 in a new network namespace) up with one rtnetlink `RTM_NEWLINK` request,
+/// as `ip link set lo up` does, and checks the kernel's acknowledgement.
+fn loopback_up() -> anyhow::Result<()> {
+    use nix::sys::socket::{
+        recv, sendto, socket, AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType,
+    };
+    use std::os::fd::AsRawFd as _;
+    const RTM_NEWLINK: u16 = 16;
+    const NLM_F_REQUEST: u16 = 1;
+    const NLM_F_ACK: u16 = 4;
+    const NLMSG_ERROR: u16 = 2;
+    const IFF_UP: u32 = 1;
+    let fd = socket(
+        AddressFamily::Netlink,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        SockProtocol::NetlinkRoute,
+    )?;
+    let mut msg = Vec::with_capacity(32);
+    msg.extend_from_slice(&32u32.to_ne_bytes()); // nlmsg_len
+    msg.extend_from_slice(&RTM_NEWLINK.to_ne_bytes());
+    msg.extend_from_slice(&(NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
+    msg.extend_from_slice(&1u32.to_ne_bytes()); // seq
+    msg.extend_from_slice(&0u32.to_ne_bytes()); // pid: the kernel
+    msg.extend_from_slice(&[0, 0]); // ifi_family AF_UNSPEC, padding
+    msg.extend_from_slice(&0u16.to_ne_bytes()); // ifi_type
+    msg.extend_from_slice(&1i32.to_ne_bytes()); // ifi_index: lo
+    msg.extend_from_slice(&IFF_UP.to_ne_bytes()); // ifi_flags
+    msg.extend_from_slice(&IFF_UP.to_ne_bytes()); // ifi_change
+    sendto(fd.as_raw_fd(), &msg, &NetlinkAddr::new(0, 0), MsgFlags::empty())?;
+    let mut buf = [0u8; 1024];
+    let n = recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty())?;
+    if n >= 20 && u16::from_ne_bytes([buf[4], buf[5]]) == NLMSG_ERROR {
+        let code = i32::from_ne_bytes([buf[16], buf[17], buf[18], buf[19]]);
+        if code != 0 {
+            return Err(std::io::Error::from_raw_os_error(-code).into());
+        }
+        return Ok(());
+    }
+    bail!("unexpected rtnetlink answer ({n} bytes)")
 }
 
 fn overlay(lowers: &[String], upper: Option<(&Path, &Path)>, target: &Path) -> anyhow::Result<()> {
