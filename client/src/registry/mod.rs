@@ -9,6 +9,7 @@ pub mod pull;
 pub mod push;
 pub mod tags;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -30,6 +31,11 @@ pub struct Client {
     base: url::Url,
     creds: Option<Credentials>,
     auth: Mutex<AuthState>,
+    /// Whether a first answer has told how the registry wants to be authenticated.
+    learned: AtomicBool,
+    /// Held by the first request until that answer, so requests sent in parallel at the start
+    /// (a push's blob checks) wait for the challenge instead of each collecting a `401`.
+    probe: Mutex<()>,
 }
 
 impl Client {
@@ -64,6 +70,8 @@ impl Client {
             base,
             creds,
             auth: Mutex::new(AuthState::default()),
+            learned: AtomicBool::new(false),
+            probe: Mutex::new(()),
         })
     }
 
@@ -124,6 +132,13 @@ impl Client {
         build: impl Fn(&reqwest::Client) -> anyhow::Result<RequestBuilder>,
     ) -> anyhow::Result<Response> {
         let mut retried = false;
+        let mut probe = None;
+        if !self.learned.load(Ordering::Acquire) {
+            probe = Some(self.probe.lock().await);
+            if self.learned.load(Ordering::Acquire) {
+                probe = None;
+            }
+        }
         loop {
             let authz = self.authorization(scopes).await?;
             let mut rb = build(&self.http)?;
@@ -132,6 +147,7 @@ impl Client {
             }
             let resp = rb.send().await.map_err(|e| self.network(e))?;
             if resp.status() != StatusCode::UNAUTHORIZED {
+                self.learned.store(true, Ordering::Release);
                 return Ok(resp);
             }
             let challenge = resp
@@ -142,8 +158,18 @@ impl Client {
             if !retried {
                 if let Some(ch) = challenge {
                     let mut st = self.auth.lock().await;
-                    st.tokens.remove(&scope_key(scopes));
+                    // Forget the token this request was refused with (expired, or too narrow), not
+                    // one a parallel request has fetched since.
+                    let key = scope_key(scopes);
+                    if let Some(refused) = authz.as_deref().and_then(|a| a.strip_prefix("Bearer ")) {
+                        if st.tokens.get(&key).is_some_and(|t| t.value == refused) {
+                            st.tokens.remove(&key);
+                        }
+                    }
                     st.challenge = Some(ch.clone());
+                    drop(st);
+                    self.learned.store(true, Ordering::Release);
+                    probe = None;
                     // Basic without credentials cannot succeed; otherwise try once more.
                     if !(ch == Challenge::Basic && self.creds.is_none()) {
                         retried = true;
@@ -151,6 +177,7 @@ impl Client {
                     }
                 }
             }
+            drop(probe);
             let body = resp.bytes().await.unwrap_or_default();
             return Err(RegistryError::Unauthorized {
                 host: self.registry.clone(),

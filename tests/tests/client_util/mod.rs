@@ -1,6 +1,6 @@
 //! Helpers for the `rreg` client tests: the built `rreg` binary run with its own `RREG_HOME` and
 //! `DOCKER_CONFIG`, images written straight into a local store (an OCI image layout), a byte-counting
-//! TCP proxy, and `docker` / `docker-registry` helpers.
+//! TCP proxy, a recording (and optionally slow) TCP proxy, and `docker` / `docker-registry` helpers.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -379,6 +379,259 @@ impl Drop for Proxy {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// What a [`Recorder`] keeps: the bytes clients sent, one buffer per connection.
+type Connections = Arc<std::sync::Mutex<Vec<Arc<std::sync::Mutex<Vec<u8>>>>>>;
+
+/// Forwards `127.0.0.1:PORT` to `upstream` and keeps, per connection, every byte clients send, so a
+/// test can tell which requests (and which `Authorization` headers) reached which host. With `rate`,
+/// each read from a client waits its size ÷ `rate` seconds before it goes upstream (to make an
+/// operation last).
+pub struct Recorder {
+    pub addr: String,
+    conns: Connections,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Recorder {
+    pub async fn start(upstream: &str, rate: Option<u64>) -> Recorder {
+        Self::start_full(upstream, rate, None).await
+    }
+
+    /// Like [`Recorder::start`], and answers a request that comes without `Authorization` as
+    /// Docker Hub's registry does: `401` with a Bearer challenge naming `realm`, service `rreg` and
+    /// the pull scope of the repository in the path (rreg-server itself serves public repositories
+    /// to anonymous callers without a token). Only the first request of each connection is looked
+    /// at (the challenge closes the connection; a client that has a token sends it every time).
+    pub async fn start_requiring_token(upstream: &str, realm: &str) -> Recorder {
+        Self::start_full(upstream, None, Some(realm.to_owned())).await
+    }
+
+    /// [`Recorder::start_requiring_token`] (with `gate`: the realm) and a `rate` limit together.
+    pub async fn start_full(upstream: &str, rate: Option<u64>, gate: Option<String>) -> Recorder {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let conns: Connections = Arc::default();
+        let all = conns.clone();
+        let upstream = upstream.to_owned();
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let gate = gate.clone();
+                let seen: Arc<std::sync::Mutex<Vec<u8>>> = Arc::default();
+                all.lock().expect("lock").push(seen.clone());
+                tokio::spawn(async move {
+                    use tokio::io::AsyncReadExt as _;
+                    let mut first = Vec::new();
+                    if let Some(realm) = gate {
+                        // Read the first request's head; challenge it when it carries no credentials.
+                        let mut buf = vec![0u8; 16 << 10];
+                        let head = loop {
+                            match inbound.read(&mut buf).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => first.extend_from_slice(&buf[..n]),
+                            }
+                            if let Some(end) = first.windows(4).position(|w| w == b"\r\n\r\n") {
+                                break String::from_utf8_lossy(&first[..end]).into_owned();
+                            }
+                        };
+                        seen.lock().expect("lock").extend_from_slice(&first);
+                        if let Some(reply) = hub_challenge(&head, &realm) {
+                            let _ = inbound.write_all(reply.as_bytes()).await;
+                            let _ = inbound.shutdown().await;
+                            return;
+                        }
+                    }
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&upstream).await else {
+                        return;
+                    };
+                    if outbound.write_all(&first).await.is_err() {
+                        return;
+                    }
+                    let (mut ri, mut wi) = inbound.split();
+                    let (mut ro, mut wo) = outbound.split();
+                    let up = async {
+                        let mut buf = vec![0u8; 64 << 10];
+                        loop {
+                            let n = match ri.read(&mut buf).await {
+                                Ok(0) | Err(_) => break,
+                                Ok(n) => n,
+                            };
+                            seen.lock().expect("lock").extend_from_slice(&buf[..n]);
+                            if let Some(rate) = rate {
+                                // No credit for idle time: what a connection sends takes its time
+                                // whichever connection of the pool it goes on.
+                                tokio::time::sleep(Duration::from_secs_f64(n as f64 / rate as f64)).await;
+                            }
+                            if wo.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
+                        let _ = wo.shutdown().await;
+                    };
+                    let down = async {
+                        let _ = tokio::io::copy(&mut ro, &mut wi).await;
+                        let _ = wi.shutdown().await;
+                    };
+                    tokio::join!(up, down);
+                });
+            }
+        });
+        Recorder { addr, conns, task }
+    }
+
+    /// The requests clients sent since the last reset, connection by connection, in order.
+    pub fn requests(&self) -> Vec<SeenRequest> {
+        let conns = self.conns.lock().expect("lock");
+        conns
+            .iter()
+            .flat_map(|c| parse_requests(&c.lock().expect("lock")))
+            .collect()
+    }
+
+    /// The values of the request headers called `name` (case-insensitive) seen.
+    pub fn header_values(&self, name: &str) -> Vec<String> {
+        self.requests()
+            .iter()
+            .flat_map(|r| r.headers(name).into_iter().map(str::to_owned).collect::<Vec<_>>())
+            .collect()
+    }
+
+    /// Whether any client sent `needle` (anywhere: request lines, headers or bodies).
+    pub fn saw(&self, needle: &[u8]) -> bool {
+        let conns = self.conns.lock().expect("lock");
+        conns
+            .iter()
+            .any(|c| c.lock().expect("lock").windows(needle.len()).any(|w| w == needle))
+    }
+
+    /// Forgets what was seen. Connections open at this point are no longer recorded: call it between
+    /// client runs (each `rreg` process opens connections of its own).
+    pub fn reset(&self) {
+        self.conns.lock().expect("lock").clear();
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The `401` Docker Hub's registry gives a request head without `Authorization`, or `None` when it
+/// has credentials: a Bearer challenge for the pull scope of the repository in the path (none for
+/// `/v2/`), closing the connection.
+fn hub_challenge(head: &str, realm: &str) -> Option<String> {
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next().unwrap_or("").split(' ');
+    let (method, path) = (first.next().unwrap_or(""), first.next().unwrap_or(""));
+    if lines.any(|l| l.to_ascii_lowercase().starts_with("authorization:")) {
+        return None;
+    }
+    let path = path.split('?').next().unwrap_or("");
+    let repo = path.strip_prefix("/v2/").and_then(|rest| {
+        ["/manifests/", "/blobs/", "/tags/"]
+            .iter()
+            .filter_map(|m| rest.rfind(m).map(|i| &rest[..i]))
+            .next()
+    });
+    let mut challenge = format!("Bearer realm=\"{realm}\",service=\"rreg\"");
+    if let Some(r) = repo {
+        challenge.push_str(&format!(",scope=\"repository:{r}:pull\""));
+    }
+    let body = r#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":null}]}"#;
+    Some(format!(
+        "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nWWW-Authenticate: {challenge}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+        body.len(),
+        if method == "HEAD" { "" } else { body }
+    ))
+}
+
+/// One HTTP/1.1 request as a client sent it.
+#[derive(Debug, Clone)]
+pub struct SeenRequest {
+    pub method: String,
+    /// Path and query, e.g. `/token?service=rreg`.
+    pub path: String,
+    /// Header names lower-cased.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl SeenRequest {
+    /// The values of the headers called `name`.
+    pub fn headers(&self, name: &str) -> Vec<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .filter(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+}
+
+/// Splits what a client sent on one connection into requests (bodies by `Content-Length` or
+/// chunked); stops at the first thing that is not a request, or at a request cut short.
+fn parse_requests(mut bytes: &[u8]) -> Vec<SeenRequest> {
+    fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+        hay.windows(needle.len()).position(|w| w == needle)
+    }
+    let mut out = Vec::new();
+    while let Some(end) = find(bytes, b"\r\n\r\n") {
+        let Ok(head) = std::str::from_utf8(&bytes[..end]) else {
+            break;
+        };
+        let mut lines = head.split("\r\n");
+        let mut first = lines.next().unwrap_or("").split(' ');
+        let (Some(method), Some(path)) = (first.next(), first.next()) else {
+            break;
+        };
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let mut rest = &bytes[end + 4..];
+        let header = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str());
+        let mut body = Vec::new();
+        if header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+            loop {
+                let Some(eol) = find(rest, b"\r\n") else { return out };
+                let size = std::str::from_utf8(&rest[..eol])
+                    .ok()
+                    .and_then(|s| usize::from_str_radix(s.split(';').next().unwrap_or("").trim(), 16).ok());
+                let Some(size) = size else { return out };
+                rest = &rest[eol + 2..];
+                if size == 0 {
+                    let Some(trailer_end) = find(rest, b"\r\n") else {
+                        return out;
+                    };
+                    rest = &rest[trailer_end + 2..];
+                    break;
+                }
+                if rest.len() < size + 2 {
+                    return out;
+                }
+                body.extend_from_slice(&rest[..size]);
+                rest = &rest[size + 2..];
+            }
+        } else if let Some(len) = header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+            if rest.len() < len {
+                return out;
+            }
+            body.extend_from_slice(&rest[..len]);
+            rest = &rest[len..];
+        }
+        out.push(SeenRequest {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            headers,
+            body,
+        });
+        bytes = rest;
+    }
+    out
 }
 
 // ---------------------------------------------------------------------------------------------

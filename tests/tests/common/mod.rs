@@ -95,6 +95,19 @@ impl TestServer {
         }
     }
 
+    /// Starts another instance on this server's database (SQLite: the `rreg.db` file in this server's
+    /// data folder, which two processes share in WAL mode) and storage environment, with `env` added
+    /// and a data folder of its own (so with filesystem storage its blobs are its own).
+    pub async fn start_sibling(&self, env: &[(&str, &str)]) -> TestServer {
+        let url = self
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data.path().join("rreg.db").display()));
+        let mut env_all = self.env.clone();
+        env_all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Self::start_shared(&url, &env_all).await
+    }
+
     /// Whether blobs are stored in the data folder (not on S3).
     pub fn storage_is_local(&self) -> bool {
         !self.env.iter().any(|(k, _)| k == "RREG__STORAGE__BACKEND")
