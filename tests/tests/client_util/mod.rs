@@ -218,7 +218,7 @@ pub fn tar(files: &[(&str, &[u8])], symlinks: &[(&str, &str)]) -> Vec<u8> {
         out.extend(tar_entry(p.as_bytes(), b'0', b"", data));
     }
     for (p, target) in symlinks {
-        out.extend(tar_entry(p.as_bytes(), b'2', target.as_bytes(), b""));
+        out.extend_from_slice(&tar_header(p.as_bytes(), 0, b'2', target.as_bytes(), 0o777, (0, 0)));
     }
     out.extend_from_slice(&[0u8; 1024]);
     out
