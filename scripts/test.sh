@@ -12,6 +12,8 @@
 #      /bin/busybox; no network needed) and checks a container runs;
 #   4. runs cargo fmt --check, clippy -D warnings, builds the binaries and runs
 #      the workspace tests (cargo-nextest when available, else cargo test),
+#      a short cargo-fuzz run of every target in fuzz/ (nightly; installs
+#      cargo-fuzz when missing), then the server suites on PostgreSQL + S3,
 #      stopping at the first failure.
 # On exit it stops only the dockerd it started (by PID) and removes its temp dirs.
 #
@@ -29,6 +31,7 @@
 #                                exports, smoke-test a container, tear down, exit
 # Knobs: RREG_REQUIRE_DOCKER=1 fails the run when docker cannot be made to work
 #        (by default the tests run without it, docker tests skipping);
+#        RREG_FUZZ_SECS=20 seconds of fuzzing per target;
 #        RREG_DOCKER_DRIVERS="overlay2 vfs" storage drivers to try, in order.
 
 set -euo pipefail
@@ -367,13 +370,59 @@ SERVER_SUITES=(distribution auth api gc ha browse ui crash hostile)
 if cargo nextest --version >/dev/null 2>&1; then
   section "cargo nextest run --workspace --no-fail-fast (SQLite, local folder)"
   cargo nextest run --workspace --no-fail-fast
-  filter=$(printf 'binary(%s) | ' "${SERVER_SUITES[@]}"); filter=${filter% | }
-  section "server suites on PostgreSQL + S3: ${SERVER_SUITES[*]}"
-  RREG_TEST_DB=postgres RREG_TEST_STORAGE=s3 cargo nextest run -p rreg-tests --no-fail-fast -E "$filter"
 else
   section "cargo test --workspace --no-fail-fast"
   cargo test --workspace --no-fail-fast
-  section "server suites on PostgreSQL + S3: ${SERVER_SUITES[*]}"
+fi
+
+# A short fuzzing run: every cargo-fuzz target in fuzz/ (see fuzz/README.md) for RREG_FUZZ_SECS
+# (default 20) seconds from its seed corpus; a panic, a failed property or a slow input (-timeout)
+# fails the run and leaves the input in fuzz/artifacts/<target>/. Built without a sanitizer: the
+# AddressSanitizer build of the client's dependencies takes over 5 minutes on 2 cores (the long runs
+# in fuzz/README.md use it). Its own target dir, target/fuzz: its flags differ from every other
+# build here (CI starts from a clean clone, so nothing stale is reused). Built once, then each
+# binary runs directly with a throw-away corpus dir first (libFuzzer writes new inputs there, never
+# into fuzz/seeds/); the layer target extracts hostile tars as root, so it runs in fuzz/sandbox.sh.
+FUZZ_TARGETS=(reference manifest dockerfile dockerignore layer)
+FUZZ_SECS="${RREG_FUZZ_SECS:-20}"
+section "cargo fuzz: ${FUZZ_TARGETS[*]} (${FUZZ_SECS}s each, no sanitizer)"
+FUZZ_OK=1
+if ! rustup toolchain list 2>/dev/null | grep '^nightly' >/dev/null; then
+  note "installing the nightly toolchain (cargo fuzz needs it)"
+  if ! rustup toolchain install nightly --profile minimal; then
+    # A machine whose rustup cannot reach its distribution server: say so loudly, run the rest.
+    warn "no nightly toolchain and none can be installed here: the fuzz section is SKIPPED"
+    FUZZ_OK=0
+  fi
+fi
+if (( FUZZ_OK )) && ! cargo fuzz --version >/dev/null 2>&1; then
+  note "installing cargo-fuzz"
+  cargo install cargo-fuzz --locked
+fi
+if (( FUZZ_OK )); then
+  FUZZ_TARGET_DIR="$REPO_ROOT/target/fuzz"
+  cargo +nightly fuzz build -s none --target-dir "$FUZZ_TARGET_DIR"
+  fuzz_bin="$FUZZ_TARGET_DIR/$(rustc +nightly -vV | sed -n 's/^host: //p')/release"
+  for t in "${FUZZ_TARGETS[@]}"; do
+    corpus="$WORK_TMP/fuzz-corpus/$t"
+    mkdir -p "$corpus" "fuzz/artifacts/$t"
+    run=("$fuzz_bin/$t" -max_total_time="$FUZZ_SECS" -timeout=10 -artifact_prefix="$REPO_ROOT/fuzz/artifacts/$t/"
+         "$corpus" "fuzz/seeds/$t")
+    if [[ "$t" == layer ]]; then run=(fuzz/sandbox.sh "$corpus" "fuzz/artifacts/$t" -- "${run[@]}"); fi
+    if ! "${run[@]}" >"$WORK_TMP/fuzz-$t.log" 2>&1; then
+      tail -n 40 "$WORK_TMP/fuzz-$t.log" >&2
+      warn "fuzz target $t failed; the input is in fuzz/artifacts/$t/ (replay: $fuzz_bin/$t <file>)"
+      exit 1
+    fi
+    note "$t: $(grep -E '^#[0-9]+[[:space:]]+DONE' "$WORK_TMP/fuzz-$t.log" | tail -n 1)"
+  done
+fi
+
+section "server suites on PostgreSQL + S3: ${SERVER_SUITES[*]}"
+if cargo nextest --version >/dev/null 2>&1; then
+  filter=$(printf 'binary(%s) | ' "${SERVER_SUITES[@]}"); filter=${filter% | }
+  RREG_TEST_DB=postgres RREG_TEST_STORAGE=s3 cargo nextest run -p rreg-tests --no-fail-fast -E "$filter"
+else
   for t in "${SERVER_SUITES[@]}"; do RREG_TEST_DB=postgres RREG_TEST_STORAGE=s3 cargo test -p rreg-tests --test "$t"; done
 fi
 

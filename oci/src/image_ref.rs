@@ -153,16 +153,21 @@ impl ImageRef {
         }
     }
 
-    /// The short form Docker shows: `docker.io/library/` and `docker.io/` are dropped.
+    /// The short form Docker shows: `docker.io/library/` and `docker.io/` are dropped — unless the
+    /// repository's first component reads as a host (`docker.io/a.b/c`), where the short form would
+    /// name another registry.
     pub fn familiar_name(&self) -> String {
-        if self.registry == DOCKER_HUB {
-            let repo = self.repository.as_str();
-            repo.strip_prefix("library/")
-                .filter(|r| !r.contains('/'))
-                .unwrap_or(repo)
-                .to_owned()
-        } else {
-            self.name()
+        if self.registry != DOCKER_HUB {
+            return self.name();
+        }
+        let repo = self.repository.as_str();
+        let short = repo
+            .strip_prefix("library/")
+            .filter(|r| !r.contains('/'))
+            .unwrap_or(repo);
+        match short.split_once('/') {
+            Some((first, _)) if is_host(first) => self.name(),
+            _ => short.to_owned(),
         }
     }
 
@@ -311,5 +316,25 @@ mod tests {
             .expect("valid")
             .tag
             .is_none());
+    }
+
+    #[test]
+    fn familiar_form_names_the_same_image() {
+        // Found by fuzz/fuzz_targets/reference.rs: `or.io/orgwaptest` is a repository on the host
+        // or.io, not on Docker Hub.
+        for s in [
+            "docker.io/or.io/orgwaptest",
+            "docker.io/localhost/app:1",
+            "ubuntu",
+            "org/app:1",
+        ] {
+            let r = ImageRef::parse(s).expect("valid");
+            let familiar = r.familiar();
+            assert_eq!(ImageRef::parse(&familiar), Ok(r), "{s} via {familiar}");
+        }
+        assert_eq!(
+            ImageRef::parse("docker.io/or.io/orgwaptest").expect("valid").familiar(),
+            "docker.io/or.io/orgwaptest:latest"
+        );
     }
 }
