@@ -72,7 +72,8 @@ impl Db {
         let marks: Vec<String> = (1..=names.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT r.name, r.pull_count, r.last_pulled_at,
-               (SELECT MAX(t.updated_at) FROM tags t WHERE t.repository_id = r.id) AS last_pushed_at,
+               (SELECT t.updated_at FROM tags t WHERE t.repository_id = r.id
+                  ORDER BY t.updated_at DESC LIMIT 1) AS last_pushed_at,
                (SELECT COUNT(*) FROM tags t WHERE t.repository_id = r.id) AS tag_count,
                (SELECT CAST(COALESCE(SUM(b.size), 0) AS BIGINT) FROM blobs b WHERE b.digest IN
                   (SELECT mb.digest FROM manifest_blobs mb JOIN manifests m ON m.id = mb.manifest_id

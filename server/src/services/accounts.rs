@@ -36,6 +36,9 @@ pub struct Accounts {
     keys: TokenKeys,
     pub(crate) settings: AuthSettings,
     logins: Mutex<HashMap<String, Instant>>,
+    /// Password checks in progress, by the same key as `logins`: concurrent logins with the same
+    /// credentials wait for one argon2 check and then find it remembered.
+    login_gates: Mutex<HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
     failures: Mutex<HashMap<String, VecDeque<Instant>>>,
     /// Requests to the login endpoints per client address.
     login_rate: super::ratelimit::RateLimiter,
@@ -84,6 +87,7 @@ impl Accounts {
             keys,
             settings: settings.clone(),
             logins: Mutex::new(HashMap::new()),
+            login_gates: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
             verified: Mutex::new(HashMap::new()),
             https: false,
@@ -105,7 +109,7 @@ impl Accounts {
             Some(p) => (p, false),
             None => (auth::random_secret(18), true),
         };
-        let hash = password::hash(pw.clone())
+        let hash = password::hash_once(pw.clone())
             .await
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         match self.db.create_user("admin", &hash, true).await {
@@ -204,22 +208,10 @@ impl Accounts {
             let cache_key = row
                 .as_ref()
                 .map(|r| auth::secret_hash(&format!("{user}\0{secret}\0{}", r.password_hash)));
-            let cached = cache_key.as_ref().is_some_and(|k| {
-                self.logins
-                    .lock()
-                    .ok()
-                    .and_then(|m| m.get(k).map(|at| at.elapsed() < LOGIN_CACHE_TTL))
-                    .unwrap_or(false)
-            });
-            let ok = cached || password::verify(secret.to_owned(), row.as_ref().map(|r| r.password_hash.clone())).await;
-            if ok && !cached {
-                if let (Some(k), Ok(mut map)) = (cache_key, self.logins.lock()) {
-                    if map.len() > 10_000 {
-                        map.clear();
-                    }
-                    map.insert(k, Instant::now());
-                }
-            }
+            let ok = match (&cache_key, &row) {
+                (Some(k), Some(r)) => self.check_password(k, secret, &r.password_hash).await,
+                _ => password::verify(secret.to_owned(), None).await,
+            };
             row.filter(|_| ok).map(|r| principal(&r, None))
         };
         match result {
@@ -230,6 +222,43 @@ impl Accounts {
                 Err(ServiceError::Unauthorized("invalid username or password".into()))
             }
         }
+    }
+
+    fn login_remembered(&self, key: &str) -> bool {
+        self.logins
+            .lock()
+            .ok()
+            .and_then(|m| m.get(key).map(|at| at.elapsed() < LOGIN_CACHE_TTL))
+            .unwrap_or(false)
+    }
+
+    /// Checks `secret` against a user's stored hash, remembering a success under `key`. Concurrent
+    /// checks of the same key run one argon2 verification: the others wait for it, then find it
+    /// remembered (a wrong password is verified again by each, as every failure must be).
+    async fn check_password(&self, key: &str, secret: &str, stored: &str) -> bool {
+        if self.login_remembered(key) {
+            return true;
+        }
+        let gate = match self.login_gates.lock() {
+            Ok(mut g) => g.entry(key.to_owned()).or_default().clone(),
+            Err(_) => std::sync::Arc::default(),
+        };
+        let held = gate.lock().await;
+        let ok = self.login_remembered(key) || password::verify(secret.to_owned(), Some(stored.to_owned())).await;
+        if ok {
+            if let Ok(mut map) = self.logins.lock() {
+                if map.len() > 10_000 {
+                    map.clear();
+                }
+                map.insert(key.to_owned(), Instant::now());
+            }
+        }
+        drop(held);
+        // Whoever waits already holds the gate; newcomers find the result remembered.
+        if let Ok(mut g) = self.login_gates.lock() {
+            g.remove(key);
+        }
+        ok
     }
 
     async fn login_with_token(&self, user: &str, secret: &str) -> Result<Option<Principal>, ServiceError> {
@@ -255,19 +284,26 @@ impl Accounts {
 
     /// Verifies a registry token issued by any instance.
     pub fn verify_bearer(&self, token: &str) -> Result<Claims, ServiceError> {
+        self.verify_cached(token, &self.settings.service)
+    }
+
+    /// Verifies a token for audience `aud`, remembering the verified ones: clients reuse a token
+    /// for many requests (a browser its session cookie for every page), and an ES256 verification
+    /// costs far more than the request it guards.
+    fn verify_cached(&self, token: &str, aud: &str) -> Result<Claims, ServiceError> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
         if let Some(c) = self.verified.lock().ok().and_then(|m| m.get(token).cloned()) {
-            // The signature, issuer and audience were checked when it was cached; time still counts.
-            if c.exp >= now {
+            // The signature and issuer were checked when it was cached; audience and time still count.
+            if c.aud == aud && c.exp >= now {
                 return Ok((*c).clone());
             }
         }
         let claims = self
             .keys
-            .verify(token, &self.settings.service)
+            .verify(token, aud)
             .map_err(|e| ServiceError::Unauthorized(e.to_string()))?;
         if let Ok(mut m) = self.verified.lock() {
             if m.len() >= MAX_VERIFIED_TOKENS {
@@ -565,10 +601,7 @@ impl Accounts {
 
     /// The principal of a management API session token (registry tokens are refused).
     pub async fn verify_session(&self, token: &str) -> Result<Principal, ServiceError> {
-        let claims = self
-            .keys
-            .verify(token, &self.api_audience())
-            .map_err(|e| ServiceError::Unauthorized(e.to_string()))?;
+        let claims = self.verify_cached(token, &self.api_audience())?;
         self.principal_by_name(&claims.sub)
             .await?
             .ok_or_else(|| ServiceError::Unauthorized("the session's account no longer exists".into()))

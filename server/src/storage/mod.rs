@@ -17,9 +17,13 @@ use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore, PutPaylo
 use rreg_oci::Digest;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-/// Size of the chunks handed to the backend on upload, and of reads on download.
-/// (S3 refuses multipart parts under 5 MiB, except the last; smaller would save memory.)
+/// Size of the chunks handed to an object store on upload: S3 refuses multipart parts under 5 MiB
+/// (except the last), so each upload in flight holds up to this much.
 const WRITE_CHUNK: usize = 5 * 1024 * 1024;
+/// The same for a local disk (and memory), which takes parts of any size: an upload holds at most a
+/// few of these, so dozens of concurrent uploads stay within a few MiB each instead of buffering
+/// every blob under 5 MiB whole.
+const LOCAL_WRITE_CHUNK: usize = 256 * 1024;
 const READ_BUF: usize = 128 * 1024;
 /// Parts of one upload in flight to the backend at once.
 const WRITE_CONCURRENCY: usize = 2;
@@ -56,6 +60,8 @@ pub struct Storage {
     store: Arc<dyn ObjectStore>,
     /// The folder of a local store, for removing emptied upload folders.
     local_root: Option<std::path::PathBuf>,
+    /// Bytes buffered before a write is handed to the backend (`WRITE_CHUNK` or `LOCAL_WRITE_CHUNK`).
+    write_chunk: usize,
 }
 
 impl Storage {
@@ -66,6 +72,7 @@ impl Storage {
         Ok(Storage {
             store: Arc::new(fs),
             local_root: Some(root.to_path_buf()),
+            write_chunk: LOCAL_WRITE_CHUNK,
         })
     }
 
@@ -79,9 +86,15 @@ impl Storage {
         } else {
             Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
         };
+        let write_chunk = if parsed.scheme() == "file" {
+            LOCAL_WRITE_CHUNK
+        } else {
+            WRITE_CHUNK
+        };
         Ok(Storage {
             store,
             local_root: None,
+            write_chunk,
         })
     }
 
@@ -90,6 +103,7 @@ impl Storage {
         Storage {
             store: Arc::new(InMemory::new()),
             local_root: None,
+            write_chunk: LOCAL_WRITE_CHUNK,
         }
     }
 
@@ -133,14 +147,14 @@ impl Storage {
                 Some(Ok(b)) => {
                     first_len += b.len();
                     first.push(b);
-                    if first_len >= WRITE_CHUNK {
+                    if first_len >= self.write_chunk {
                         break;
                     }
                 }
             }
         }
         let upload = self.store.put_multipart(key).await?;
-        let mut w = WriteMultipart::new_with_chunk_size(upload, WRITE_CHUNK);
+        let mut w = WriteMultipart::new_with_chunk_size(upload, self.write_chunk);
         let mut total = 0u64;
         for b in first {
             total += b.len() as u64;
@@ -207,7 +221,8 @@ impl Storage {
                 self.store.copy(&Self::part_key(upload, one), &key).await?;
             }
             many => {
-                let mut w = WriteMultipart::new_with_chunk_size(self.store.put_multipart(&key).await?, WRITE_CHUNK);
+                let mut w =
+                    WriteMultipart::new_with_chunk_size(self.store.put_multipart(&key).await?, self.write_chunk);
                 for p in many {
                     let mut part = match self.read_part(upload, p).await {
                         Ok(s) => s,
