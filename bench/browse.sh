@@ -76,7 +76,10 @@ cleanup() {
   local rc=$? p
   trap - ERR
   for p in "$RREG_PID" "$DIST_PID"; do
-    [[ -n $p ]] && kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+    if [[ -n $p ]]; then
+      kill "$p" 2>/dev/null || true
+      wait "$p" 2>/dev/null || true
+    fi
   done
   if [[ ${BENCH_KEEP:-0} == 1 ]]; then log "work dir kept: $WORK"; else rm -rf "$WORK"; fi
   exit $rc
