@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod pause;
 pub mod routes;
 pub mod services;
 pub mod startup;

@@ -19,6 +19,8 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Postgres, SqlitePool};
 
+use crate::pause::Pauses;
+
 pub use accounts::*;
 pub use browse::*;
 pub use error::DbError;
@@ -51,6 +53,7 @@ pub(crate) use with_pool;
 #[derive(Clone)]
 pub struct Db {
     pub(crate) pool: Pool,
+    pauses: Pauses,
 }
 
 impl Db {
@@ -73,6 +76,7 @@ impl Db {
             SQLITE_MIGRATIONS.run(&pool).await?;
             Ok(Db {
                 pool: Pool::Sqlite(pool),
+                pauses: Pauses::default(),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             if !Postgres::database_exists(url).await? {
@@ -91,10 +95,16 @@ impl Db {
             POSTGRES_MIGRATIONS.run(&pool).await?;
             Ok(Db {
                 pool: Pool::Postgres(pool),
+                pauses: Pauses::default(),
             })
         } else {
             Err(DbError::UnsupportedUrl(url.split(':').next().unwrap_or("").to_owned()))
         }
+    }
+
+    /// The pause points of this handle (for tests that force interleavings; inert otherwise).
+    pub fn pauses(&self) -> &Pauses {
+        &self.pauses
     }
 
     /// Checks the database answers.

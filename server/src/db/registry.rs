@@ -75,8 +75,18 @@ impl Db {
     }
 
     /// Links a blob already linked to repository `from` to repository `to`; false if `from` lacks it.
+    /// On PostgreSQL the blob's row is share-locked first, as a manifest PUT does (see
+    /// [`Db::put_manifest`]), so a collector removing the source link is ordered before or after.
     pub async fn mount_blob(&self, from: i64, to: i64, digest: &str) -> Result<bool, DbError> {
+        let share_lock = self.share_lock_clause();
         with_pool!(self, p => {
+            let mut tx = p.begin().await?;
+            if !share_lock.is_empty() {
+                sqlx::query(&format!("SELECT digest FROM blobs WHERE digest = $1{share_lock}"))
+                    .bind(digest)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            }
             let done = sqlx::query(
                 "INSERT INTO repository_blobs (repository_id, digest, created_at)
                  SELECT $1, digest, $2 FROM repository_blobs WHERE repository_id = $3 AND digest = $4
@@ -86,13 +96,23 @@ impl Db {
             .bind(now_ms())
             .bind(from)
             .bind(digest)
-            .execute(p)
+            .execute(&mut *tx)
             .await?;
+            tx.commit().await?;
             if done.rows_affected() > 0 {
                 return Ok(true);
             }
             Ok(self.linked_blob_size(to, digest).await?.is_some() && self.linked_blob_size(from, digest).await?.is_some())
         })
+    }
+
+    /// ` FOR SHARE` on PostgreSQL; empty on SQLite, where a writing transaction holds the database's
+    /// one write lock and so excludes the collector already.
+    fn share_lock_clause(&self) -> &'static str {
+        match self.pool {
+            super::Pool::Sqlite(_) => "",
+            super::Pool::Postgres(_) => " FOR SHARE",
+        }
     }
 
     /// Removes the link between `repo` and `digest`; false if there was none.
@@ -108,11 +128,19 @@ impl Db {
     }
 
     /// Stores a manifest (idempotently) with its references, and points `tag` at it if given.
-    /// In the same transaction every referenced blob must be linked to `repo` (the link is touched,
-    /// which also locks it against a concurrent garbage collection) and every child manifest must
-    /// exist in `repo`; otherwise nothing is stored and the first missing digest is returned.
+    /// In the same transaction every referenced blob must be linked to `repo` and every child
+    /// manifest must exist in `repo`; otherwise nothing is stored and the first missing digest is
+    /// returned.
+    ///
+    /// Against the garbage collector (docs/architecture.md, "Pushes beside the collector"): before
+    /// it checks anything, the transaction locks what it is about to reference, in one order —
+    /// the rows of the referenced blobs (share locks, by digest; on SQLite the first statement
+    /// takes the database's write lock instead), then the manifest's own row (the upsert), then
+    /// the child manifests' rows (share locks, by digest). The collector takes the same row's lock
+    /// before it decides anything is unreferenced, so one of the two sees the other's commit.
     pub async fn put_manifest(&self, repo: i64, m: &NewManifest, tag: Option<&str>) -> Result<Option<String>, DbError> {
         let now = now_ms();
+        let share_lock = self.share_lock_clause();
         with_pool!(self, p => {
             let mut tx = p.begin().await?;
             // The first statement writes, so SQLite takes the write lock before any read.
@@ -120,9 +148,22 @@ impl Db {
                 .bind(repo)
                 .execute(&mut *tx)
                 .await?;
-            // Touch every blob link the manifest uses, which proves it exists and locks it against a
-            // concurrent collector: one statement per batch rather than one per blob, since the write
-            // lock is held meanwhile (a 50-layer image took 51 round trips per tag PUT).
+            // `m.blobs` is sorted, so the share locks are taken in digest order batch after batch.
+            if !share_lock.is_empty() {
+                for batch in m.blobs.chunks(BATCH) {
+                    let sql = format!(
+                        "SELECT digest FROM blobs WHERE digest IN ({}) ORDER BY digest{share_lock}",
+                        marks(1, batch.len())
+                    );
+                    let mut q = sqlx::query(&sql);
+                    for d in batch {
+                        q = q.bind(d);
+                    }
+                    q.fetch_all(&mut *tx).await?;
+                }
+            }
+            // Touch every blob link the manifest uses, which proves it exists (and keeps it young
+            // for the grace period): one statement per batch rather than one per blob.
             for batch in m.blobs.chunks(BATCH) {
                 let sql = format!(
                     "UPDATE repository_blobs SET created_at = $1 WHERE repository_id = $2 AND digest IN ({})",
@@ -142,25 +183,17 @@ impl Db {
                         q = q.bind(d);
                     }
                     let linked = q.fetch_all(&mut *tx).await?;
-                    let missing = batch.iter().find(|d| !linked.contains(d)).unwrap_or(&batch[0]);
-                    return Ok(Some(missing.clone()));
+                    let missing = batch.iter().find(|d| !linked.contains(d)).or(batch.first());
+                    return Ok(missing.cloned());
                 }
             }
-            for d in &m.children {
-                let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM manifests WHERE repository_id = $1 AND digest = $2")
-                    .bind(repo)
-                    .bind(d)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if n == 0 {
-                    return Ok(Some(d.clone()));
-                }
-            }
-            let inserted: Option<i64> = sqlx::query_scalar(
+            // The manifest's own row, locked by the upsert even when it exists already (a collector
+            // deleting it as untagged then waits for this tag, or has deleted it and this re-inserts).
+            let id: i64 = sqlx::query_scalar(
                 "INSERT INTO manifests (repository_id, digest, media_type, artifact_type, subject_digest,
                      annotations, size, content, created_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                 ON CONFLICT (repository_id, digest) DO NOTHING RETURNING id",
+                 ON CONFLICT (repository_id, digest) DO UPDATE SET size = manifests.size RETURNING id",
             )
             .bind(repo)
             .bind(&m.digest)
@@ -171,39 +204,40 @@ impl Db {
             .bind(m.content.len() as i64)
             .bind(&m.content)
             .bind(now)
-            .fetch_optional(&mut *tx)
+            .fetch_one(&mut *tx)
             .await?;
-            let id = match inserted {
-                Some(id) => {
-                    for batch in m.blobs.chunks(BATCH) {
-                        let values: Vec<String> = (0..batch.len()).map(|i| format!("($1, ${})", i + 2)).collect();
-                        let sql = format!(
-                            "INSERT INTO manifest_blobs (manifest_id, digest) VALUES {} ON CONFLICT DO NOTHING",
-                            values.join(", ")
-                        );
-                        let mut q = sqlx::query(&sql).bind(id);
-                        for d in batch {
-                            q = q.bind(d);
-                        }
-                        q.execute(&mut *tx).await?;
-                    }
-                    for d in &m.children {
-                        sqlx::query("INSERT INTO manifest_children (manifest_id, child_digest) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                            .bind(id)
-                            .bind(d)
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    id
+            // Children in digest order (`m.children` is sorted), share-locked on PostgreSQL.
+            for d in &m.children {
+                let found: Option<i64> = sqlx::query_scalar(&format!(
+                    "SELECT id FROM manifests WHERE repository_id = $1 AND digest = $2{share_lock}"
+                ))
+                .bind(repo)
+                .bind(d)
+                .fetch_optional(&mut *tx)
+                .await?;
+                if found.is_none() {
+                    return Ok(Some(d.clone()));
                 }
-                None => {
-                    sqlx::query_scalar("SELECT id FROM manifests WHERE repository_id = $1 AND digest = $2")
-                        .bind(repo)
-                        .bind(&m.digest)
-                        .fetch_one(&mut *tx)
-                        .await?
+            }
+            for batch in m.blobs.chunks(BATCH) {
+                let values: Vec<String> = (0..batch.len()).map(|i| format!("($1, ${})", i + 2)).collect();
+                let sql = format!(
+                    "INSERT INTO manifest_blobs (manifest_id, digest) VALUES {} ON CONFLICT DO NOTHING",
+                    values.join(", ")
+                );
+                let mut q = sqlx::query(&sql).bind(id);
+                for d in batch {
+                    q = q.bind(d);
                 }
-            };
+                q.execute(&mut *tx).await?;
+            }
+            for d in &m.children {
+                sqlx::query("INSERT INTO manifest_children (manifest_id, child_digest) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                    .bind(id)
+                    .bind(d)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             if let Some(tag) = tag {
                 sqlx::query(
                     "INSERT INTO tags (repository_id, name, manifest_id, updated_at) VALUES ($1, $2, $3, $4)
@@ -217,6 +251,7 @@ impl Db {
                 .execute(&mut *tx)
                 .await?;
             }
+            self.pauses.pass("put_manifest.before_commit").await;
             tx.commit().await?;
             Ok(None)
         })

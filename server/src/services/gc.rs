@@ -1,9 +1,10 @@
 //! Online garbage collection. One collector at a time (a lease in the database) removes, all older
 //! than a grace period: untagged manifests (when the policy says so), blob links no manifest of
 //! their repository uses, abandoned upload sessions, then blobs nothing links or references, and
-//! stored objects the database does not know. A blob is moved aside under a mark before its row
-//! goes; an upload that needs it meanwhile clears the mark and the collector puts the blob back, so
-//! a push in progress never loses a blob it is about to reference.
+//! stored objects the database does not know. Every decision that something is unreferenced is
+//! taken under the lock of the row it is about (the blob's, or the manifest's) that pushes take
+//! before they reference it, so a push in progress never loses what it is about to reference
+//! (docs/architecture.md, "Pushes beside the collector").
 
 use std::time::Duration;
 
@@ -72,8 +73,10 @@ impl Registry {
 
     async fn collect(&self, opts: &GcOptions, mark: &str, report: &mut GcReport) -> Result<(), ServiceError> {
         let cutoff = now_ms() - ms(opts.grace);
-        // A collector that died may have left blobs moved aside or marked: put back every one the
-        // database still records, drop the others, and clear stale marks.
+        // Blobs moved aside by a collector of an earlier version (which renamed objects into
+        // `trash/`): put back every one the database still records, drop the others. Marks left by
+        // a collector that died between its two phases are cleared (this one holds the lease, so no
+        // other collector is between them).
         if !opts.dry_run {
             for (d, old_mark) in self.storage.list_trash().await? {
                 if self.db.blob_known(&d.to_string()).await? {
@@ -137,6 +140,10 @@ impl Registry {
             report.orphan_objects += 1;
         }
         // (A dry run counts only blobs unreferenced already, not those the steps above would free.)
+        // Two phases per blob (docs/architecture.md, "Pushes beside the collector"): a committed mark
+        // under the row's lock once nothing references it, then, under the lock again and only if
+        // the mark is still there, the object and the row go. A claim waits for the lock, clears a
+        // mark it finds, and writes the object again if it is gone.
         for (digest, size) in self.db.unreferenced_blobs(cutoff).await? {
             let Ok(d) = Digest::parse(&digest) else { continue };
             if opts.dry_run {
@@ -144,27 +151,29 @@ impl Registry {
                 report.bytes += size.max(0) as u64;
                 continue;
             }
-            if !self.db.mark_blob(&digest, mark).await? {
+            if !self.db.mark_blob(&digest, mark, cutoff).await? {
                 continue;
             }
-            self.storage.trash_blob(&d, mark).await?;
-            if self.db.delete_marked_blob(&digest, mark).await? {
-                self.storage.purge_trash(&d, mark).await?;
-                report.blobs += 1;
-                report.bytes += size.max(0) as u64;
-            } else {
-                // An upload claimed it meanwhile: the same bytes go back.
-                self.storage.restore_blob(&d, mark).await?;
-                self.db.unmark_blob(&digest).await?;
-            }
+            let Some(removal) = self.db.begin_blob_removal(&digest, mark).await? else {
+                continue;
+            };
+            self.storage.delete_blob(&d).await?;
+            removal.finish().await?;
+            report.blobs += 1;
+            report.bytes += size.max(0) as u64;
         }
-        // Objects without a row (a crash between writing and recording), once old enough.
+        // Objects without a row (a crash between writing and recording), once old enough. A
+        // placeholder row holds off a claim of the same digest until the object is gone.
         for (d, modified) in self.storage.list_blobs().await? {
             if modified >= cutoff || self.db.blob_known(&d.to_string()).await? {
                 continue;
             }
             if !opts.dry_run {
+                let Some(removal) = self.db.begin_orphan_removal(&d.to_string(), mark).await? else {
+                    continue;
+                };
                 self.storage.delete_blob(&d).await?;
+                removal.finish().await?;
             }
             report.orphan_objects += 1;
         }
