@@ -14,4 +14,18 @@ pub fn init(level: &str, format: &str) {
     } else {
         builder.try_init()
     };
+    // A panic (which the router turns into a `500`) is one log line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        tracing::error!(target: "rreg::panic", at, "panic: {what}");
+    }));
 }

@@ -41,11 +41,31 @@ pub fn router(state: AppState) -> Router {
         .route("/v2", any(v2::dispatch))
         .route("/v2/", any(v2::dispatch))
         .route("/v2/{*rest}", any(v2::dispatch))
+        .layer(middleware::from_fn(catch_panic))
         .layer(middleware::from_fn(log_request))
         // Bodies read whole (JSON of `/api/v1`, the form of `POST /token`) are bounded; `/v2` streams
         // its bodies and bounds them itself.
         .layer(DefaultBodyLimit::max(MAX_READ_BODY))
         .with_state(state)
+}
+
+/// A handler that panics answers `500` with an OCI error body (the panic hook of `telemetry` logs it
+/// on one line) instead of dropping the connection.
+async fn catch_panic(req: Request, next: Next) -> Response {
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(next.run(req)).catch_unwind().await {
+        Ok(resp) => resp,
+        Err(_) => {
+            let body = r#"{"errors":[{"code":"UNKNOWN","message":"internal server error"}]}"#;
+            let mut resp = Response::new(axum::body::Body::from(body));
+            *resp.status_mut() = axum::http::StatusCode::INTERNAL_SERVER_ERROR;
+            resp.headers_mut().insert(
+                axum::http::header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            );
+            resp
+        }
+    }
 }
 
 /// Logs each request: method, path, status, response bytes, duration.
@@ -71,4 +91,28 @@ async fn log_request(req: Request, next: Next) -> Response {
         "request"
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_500_with_an_oci_error() {
+        async fn boom() -> &'static str {
+            panic!("boom")
+        }
+        let mut app: Router = Router::new()
+            .route("/boom", get(boom))
+            .layer(middleware::from_fn(catch_panic));
+        let req = Request::builder()
+            .uri("/boom")
+            .body(axum::body::Body::empty())
+            .expect("request");
+        let resp = tower_service::Service::call(&mut app, req).await.expect("infallible");
+        assert_eq!(resp.status(), axum::http::StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(resp.into_body(), 1024).await.expect("body");
+        let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(v["errors"][0]["code"], "UNKNOWN");
+    }
 }

@@ -78,27 +78,26 @@ fn route(path: &str) -> Option<Route<'_>> {
     let segs: Vec<&str> = rest.rsplitn(4, '/').collect();
     // segs = [last, second-last, third-last, name-or-rest]
     match segs.as_slice() {
-        ["list", "tags", name] => Some(Route::Tags(name)),
-        ["list", "tags", a, name] => Some(Route::Tags(&rest[..name.len() + 1 + a.len()])),
+        ["list", "tags", ..] => Some(Route::Tags(rest.strip_suffix("/tags/list")?)),
         ["uploads", "blobs", ..] | ["", "uploads", "blobs", ..] => {
             let name = rest.strip_suffix('/').unwrap_or(rest).strip_suffix("/blobs/uploads")?;
             Some(Route::Uploads(name, None))
         }
         [id, "uploads", "blobs", name] => Some(Route::Uploads(name, Some(id))),
-        [digest, "blobs", ..] => Some(Route::Blob(
-            &rest[..rest.len() - digest.len() - "/blobs/".len()],
-            digest,
-        )),
-        [reference, "manifests", ..] => Some(Route::Manifest(
-            &rest[..rest.len() - reference.len() - "/manifests/".len()],
-            reference,
-        )),
-        [digest, "referrers", ..] => Some(Route::Referrers(
-            &rest[..rest.len() - digest.len() - "/referrers/".len()],
-            digest,
-        )),
+        [digest, "blobs", ..] => Some(Route::Blob(name_before(rest, "blobs", digest)?, digest)),
+        [reference, "manifests", ..] => Some(Route::Manifest(name_before(rest, "manifests", reference)?, reference)),
+        [digest, "referrers", ..] => Some(Route::Referrers(name_before(rest, "referrers", digest)?, digest)),
         _ => None,
     }
+}
+
+/// `rest` is `NAME/kind/last`: the name, if there is one (no slicing by computed lengths: a path
+/// like `/v2/blobs/x` has no name and must not underflow).
+fn name_before<'a>(rest: &'a str, kind: &str, last: &str) -> Option<&'a str> {
+    rest.strip_suffix(last)?
+        .strip_suffix('/')?
+        .strip_suffix(kind)?
+        .strip_suffix('/')
 }
 
 /// Parses a repository name from the path.
@@ -312,7 +311,13 @@ async fn handle(state: &AppState, ctx: &Ctx<'_>, r: Route<'_>, req: Req) -> ApiR
         }
         Route::Manifest(name, reference) => {
             let name = repo(name)?;
-            let reference = rreg_oci::Reference::parse(reference)?;
+            // A reference that is neither a tag nor a digest names no manifest: reading or deleting
+            // it answers as for a missing manifest (as the spec answers); a PUT to it is invalid.
+            let reference = match rreg_oci::Reference::parse(reference) {
+                Ok(r) => r,
+                Err(_) if m != Method::PUT => return Err(ServiceError::ManifestUnknown.into()),
+                Err(e) => return Err(e.into()),
+            };
             match m {
                 Method::GET => manifests::get(reg, name, reference, req, true).await,
                 Method::HEAD => manifests::get(reg, name, reference, req, false).await,
@@ -363,5 +368,45 @@ mod tests {
         assert_eq!(name_of(route("/v2/a/referrers/sha256:00")), "referrers a sha256:00");
         assert_eq!(name_of(route("/v2/a")), "none");
         assert_eq!(name_of(route("/v3/a/tags/list")), "none");
+    }
+
+    #[test]
+    fn no_path_shape_panics() {
+        // Every path of 0-5 segments over the words the router looks at (and empty segments).
+        let words = [
+            "",
+            "a",
+            "blobs",
+            "manifests",
+            "uploads",
+            "tags",
+            "list",
+            "referrers",
+            "_catalog",
+            "v2",
+        ];
+        let mut paths = vec![String::new()];
+        let mut all = Vec::new();
+        for _ in 0..5 {
+            let mut next = Vec::new();
+            for p in &paths {
+                for w in words {
+                    next.push(format!("{p}/{w}"));
+                }
+            }
+            all.extend(next.iter().cloned());
+            paths = next;
+        }
+        for p in &all {
+            let path = format!("/v2{p}");
+            let r = std::panic::catch_unwind(|| name_of(route(&path)));
+            assert!(r.is_ok(), "route({path:?}) panicked");
+            let r = std::panic::catch_unwind(|| name_of(route(&format!("/v2{p}/"))));
+            assert!(r.is_ok(), "route({path:?}/) panicked");
+        }
+        assert_eq!(name_of(route("/v2/blobs/x")), "none");
+        assert_eq!(name_of(route("/v2/manifests/x")), "none");
+        assert_eq!(name_of(route("/v2/referrers/x")), "none");
+        assert_eq!(name_of(route("/v2/tags/list")), "none");
     }
 }
