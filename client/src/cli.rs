@@ -50,6 +50,8 @@ pub enum Command {
     Tags(commands::tags::Args),
     /// Show what each layer of an image adds, changes and deletes, and its wasted space (as Dive).
     Layers(commands::layers::Args),
+    /// Show what changed between two images: layers, configuration and files.
+    Diff(commands::diff::Args),
     /// Save images to a Docker archive (loadable by `docker load`) or an OCI layout archive.
     Save(commands::save::Args),
     /// Load images from a Docker archive or an OCI layout archive.

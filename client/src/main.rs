@@ -21,6 +21,9 @@ fn main() -> ExitCode {
     match runtime.block_on(rreg::commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if e.downcast_ref::<rreg::output::SilentExit>().is_some() => {
+            ExitCode::from(e.downcast_ref::<rreg::output::SilentExit>().map_or(1, |s| s.0))
+        }
         Err(e) => {
             let line = format!("{e:#}").replace(['\n', '\r'], " ");
             eprintln!("rreg: {line}");

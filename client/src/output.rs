@@ -189,3 +189,15 @@ mod tests {
         assert_eq!(ellipsis("abcdef", 4), "abc…");
     }
 }
+
+/// An error that ends the command with this exit status and prints nothing (`diff --exit-code`).
+#[derive(Debug)]
+pub struct SilentExit(pub u8);
+
+impl std::fmt::Display for SilentExit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit status {}", self.0)
+    }
+}
+
+impl std::error::Error for SilentExit {}

@@ -1,6 +1,7 @@
 //! rreg-oci: the types rreg-server and the rreg client share — digests, repository names, references,
 //! media types, manifests and the OCI error envelope. Parsing only; no I/O.
 
+pub mod compare;
 pub mod digest;
 pub mod error;
 pub mod image_config;

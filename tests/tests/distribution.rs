@@ -1958,8 +1958,14 @@ mod manifests {
         let too_long = "t".repeat(129);
         for tag in ["-bad", ".bad", too_long.as_str()] {
             put_manifest(&s, "app", tag, &m).await.expect_error(400, "TAG_INVALID");
-            get_manifest(&s, "app", tag).await.expect_error(400, "TAG_INVALID");
+            // Reading or deleting a reference that is neither a tag nor a digest answers as for a
+            // missing manifest, as the spec answers.
+            get_manifest(&s, "app", tag).await.expect_error(404, "MANIFEST_UNKNOWN");
+            head_manifest(&s, "app", tag).await.expect_status(404);
         }
+        get_manifest(&s, "app", "sha256:abc")
+            .await
+            .expect_error(404, "MANIFEST_UNKNOWN");
         // A reference with ':' is a digest, and this one is not valid.
         put_manifest(&s, "app", "v1:bad", &m)
             .await

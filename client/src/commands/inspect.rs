@@ -57,7 +57,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         for input in &args.images {
             let r = parse_ref(input, &settings)?;
             let client = client_for(&r, &settings)?;
-            let img = crate::commands::history::remote_image(&client, &r, platform.as_ref()).await?;
+            let img = crate::registry::remote::remote_image(&client, &r, platform.as_ref()).await?;
             let _ = pull::parallelism();
             out.push(describe(
                 &img,

@@ -7,10 +7,10 @@ use anyhow::Context as _;
 use rreg_oci::layers::{self, LayerFiles};
 use rreg_oci::Platform;
 
-use super::history::remote_image;
 use super::{client_for, parse_ref};
 use crate::explore::{self, Explored, Thresholds};
 use crate::output;
+use crate::registry::remote::remote_image;
 use crate::settings::Settings;
 use crate::store::Store;
 

@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod commit;
+pub mod diff;
 pub mod history;
 pub mod images;
 pub mod inspect;
@@ -39,6 +40,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::History(a) => history::run(a).await,
         Command::Tags(a) => tags::run(a).await,
         Command::Layers(a) => layers::run(a).await,
+        Command::Diff(a) => diff::run(a).await,
         Command::Save(a) => save::run(a).await,
         Command::Load(a) => load::run(a).await,
         Command::Build(a) => build::run(a).await,

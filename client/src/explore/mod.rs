@@ -9,6 +9,8 @@ use rreg_oci::layers::{self, Change, ChangeKind, FileKind, ImageAnalysis, Ineffi
 use rreg_oci::Descriptor;
 use serde_json::Value;
 
+pub mod compare;
+
 use crate::credentials::DockerConfig;
 use crate::registry::auth::Scope;
 use crate::registry::Client;
@@ -49,6 +51,31 @@ pub async fn api(client: &Client, path: &str) -> Option<Value> {
         }
     }
     Some(serde_json::json!({ "items": items }))
+}
+
+/// Reads one `GET /api/v1/<path>` answer of the registry with the stored credentials (Basic).
+/// `None` when the registry does not answer it as rreg-server does; `Some(Err)` when it does, with
+/// an error (`404` for what the caller may not read).
+pub async fn api_get(client: &Client, path: &str) -> Option<anyhow::Result<Value>> {
+    let creds = DockerConfig::load().ok()?.credentials(&client.registry).ok()?;
+    let http = reqwest::Client::builder()
+        .user_agent(concat!("rreg/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .ok()?;
+    let url = client.url(&format!("api/v1/{path}")).ok()?;
+    let mut rb = http.get(url);
+    if let Some(c) = creds.as_ref().filter(|c| !c.password.is_empty()) {
+        rb = rb.basic_auth(&c.username, Some(&c.password));
+    }
+    let resp = rb.send().await.ok()?;
+    let status = resp.status();
+    let v: Value = resp.json().await.ok()?;
+    if status.is_success() {
+        return Some(Ok(v));
+    }
+    // rreg-server's JSON errors: {"error": {"code", "message"}}; anything else is not rreg-server.
+    let message = v.get("error")?.get("message")?.as_str()?.to_owned();
+    Some(Err(anyhow::anyhow!("{message} ({status})")))
 }
 
 /// Opens a layer from its decompressed bytes (`gzip` per the media type) and lists its entries.

@@ -7,6 +7,7 @@ pub mod error;
 pub mod manifests;
 pub mod pull;
 pub mod push;
+pub mod remote;
 pub mod tags;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -182,11 +182,11 @@ pub struct ImageLayers {
 }
 
 /// An image manifest reached from a tag or digest (directly, or as a platform of an index).
-struct ImageRefd {
-    digest: String,
-    media_type: String,
-    platform: Option<Platform>,
-    manifest: Manifest,
+pub(crate) struct ImageRefd {
+    pub(crate) digest: String,
+    pub(crate) media_type: String,
+    pub(crate) platform: Option<Platform>,
+    pub(crate) manifest: Manifest,
 }
 
 fn bad(m: impl Into<String>) -> ServiceError {
@@ -406,7 +406,7 @@ impl Registry {
     }
 
     /// The image config of manifest `m`, if it has one (artifacts do not).
-    async fn config(&self, m: &Manifest) -> Result<Option<ImageConfig>, ServiceError> {
+    pub(crate) async fn config(&self, m: &Manifest) -> Result<Option<ImageConfig>, ServiceError> {
         let Some(c) = m.config.as_ref().filter(|c| is_image_config(&c.media_type)) else {
             return Ok(None);
         };
@@ -433,7 +433,7 @@ impl Registry {
 
     /// The image manifests `reference` names: itself, or the platforms of an index (those matching
     /// `platform` when given; attestation entries are skipped).
-    async fn images(
+    pub(crate) async fn images(
         &self,
         name: &RepoName,
         reference: &Reference,
@@ -650,7 +650,7 @@ impl Registry {
 
     /// A layer's file list: stored, or read now by streaming the layer (once, whoever asks at the
     /// same time) and stored. A layer that cannot be read is recorded with its error.
-    async fn layer_files(&self, l: &Descriptor) -> Result<LayerFiles, ServiceError> {
+    pub(crate) async fn layer_files(&self, l: &Descriptor) -> Result<LayerFiles, ServiceError> {
         let d = l.digest.to_string();
         if let Some(r) = self.db.layer_files(&d).await? {
             return decode_files(&r.files, r.error.as_deref());

@@ -5,6 +5,7 @@
 pub mod accounts;
 mod blobs;
 pub mod browse;
+mod compare;
 mod error;
 mod fsck;
 mod gc;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 
 pub use accounts::{Accounts, IssuedToken};
 pub use blobs::{BlobBody, BlobInfo, ByteRange};
+pub use compare::CompareSide;
 pub use error::ServiceError;
 pub use fsck::{Finding, FsckOptions, FsckReport};
 pub use gc::{GcOptions, GcReport};

@@ -261,6 +261,19 @@ pub fn write_image(home: &Path, name: &str, layers: &[Vec<u8>]) -> WrittenImage 
 
 /// Like [`write_image`], for another architecture.
 pub fn write_image_for(home: &Path, name: &str, layers: &[Vec<u8>], arch: &str) -> WrittenImage {
+    write_image_with(home, name, layers, arch, json!({"Cmd": ["/bin/sh"]}), &[])
+}
+
+/// Like [`write_image`], with the container config (`Env`, `Cmd`, `Labels`, …) given and the
+/// instruction that made each layer (`COPY layerN / # buildkit` for those not given).
+pub fn write_image_with(
+    home: &Path,
+    name: &str,
+    layers: &[Vec<u8>],
+    arch: &str,
+    container_config: Value,
+    created_by: &[&str],
+) -> WrittenImage {
     let mut descs = Vec::new();
     let mut diff_ids = Vec::new();
     let mut history = Vec::new();
@@ -268,14 +281,18 @@ pub fn write_image_for(home: &Path, name: &str, layers: &[Vec<u8>], arch: &str) 
         let d = put_blob(home, l);
         descs.push(json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": l.len()}));
         diff_ids.push(d.clone());
-        history.push(json!({"created": "2024-01-02T03:04:05Z", "created_by": format!("COPY layer{i} / # buildkit"), "comment": "buildkit.dockerfile.v0"}));
+        let made = created_by
+            .get(i)
+            .map_or_else(|| format!("COPY layer{i} / # buildkit"), |c| (*c).to_owned());
+        history
+            .push(json!({"created": "2024-01-02T03:04:05Z", "created_by": made, "comment": "buildkit.dockerfile.v0"}));
     }
     history.push(json!({"created": "2024-01-02T03:04:06Z", "created_by": "CMD [\"/bin/sh\"]", "empty_layer": true}));
     let config = json!({
         "created": "2024-01-02T03:04:06Z",
         "architecture": arch,
         "os": "linux",
-        "config": {"Cmd": ["/bin/sh"]},
+        "config": container_config,
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
         "history": history,
     });

@@ -5,6 +5,7 @@
 //! one check, read access to the repository; a repository the caller may not read is `404`.
 
 use axum::extract::State;
+use rreg_oci::compare::{FileChangeKind, FileFilter};
 use rreg_oci::layers::{FileEntry, FileKind, ImageAnalysis};
 use rreg_oci::{Digest, Platform, Reference, RepoName};
 use serde_json::{json, Value};
@@ -15,6 +16,7 @@ use crate::db::TagOrder;
 use crate::routes::AppState;
 use crate::services::browse::{ImageHistory, ImageLayers, RepoStats, TagInfo};
 use crate::services::orgs::{Orgs, Repo};
+use crate::services::CompareSide;
 
 /// Default and largest number of changes (and inefficiencies) listed per layer.
 const DEFAULT_CHANGES: usize = 1000;
@@ -113,12 +115,94 @@ pub(super) async fn dispatch(
             let a = reg.analyze(&name, &reference, platform.as_ref()).await?;
             ok(json!({ "items": a.iter().map(|i| layers_view(i, max)).collect::<Vec<_>>() }))
         }
+        ["compare"] => compare(&s, &who, &name, &params).await,
         ["files", digest] => {
             let digest = Digest::parse(digest).map_err(|e| JsonError::bad_request(e.to_string()))?;
             files(&s, &name, &digest, &params, &path).await
         }
         _ => Err(JsonError::not_found("no such endpoint")),
     }
+}
+
+/// `…/-/compare?from=REF&to=REF[&platform=][&change=added,removed,modified][&prefix=][&n=][&last=]`:
+/// two images compared (layers, config, merged file trees), the file changes filtered and paged by
+/// path (`next` is the `last=` of the next page). A REF is a tag or digest of this repository, or
+/// `REPO:TAG` / `REPO@DIGEST` of another one the caller may read (else `404`, as for any read).
+async fn compare(s: &AppState, who: &Who, name: &RepoName, params: &Params) -> ApiResult {
+    let from = compare_side(s, who, name, params.get("from"), "from").await?;
+    let to = compare_side(s, who, name, params.get("to"), "to").await?;
+    let platform = parse_platform(params)?;
+    let mut changes = Vec::new();
+    for c in params
+        .get("change")
+        .unwrap_or("")
+        .split(',')
+        .filter(|c| !c.trim().is_empty())
+    {
+        changes.push(
+            FileChangeKind::parse(c.trim()).ok_or_else(|| {
+                JsonError::bad_request(format!("change must be added, removed or modified, not {c:?}"))
+            })?,
+        );
+    }
+    let filter = FileFilter {
+        changes,
+        prefix: params.get("prefix").filter(|p| !p.is_empty()).map(str::to_owned),
+    };
+    let n = usize::try_from(params.page_size()?).unwrap_or(1);
+    let last = params.get("last").filter(|l| !l.is_empty());
+    let c = s
+        .registry
+        .compare(&from, &to, platform.as_ref())
+        .await?
+        .page(&filter, last, n);
+    ok(
+        serde_json::to_value(&c)
+            .map_err(|e| JsonError::from(crate::services::ServiceError::Internal(e.to_string())))?,
+    )
+}
+
+async fn compare_side(
+    s: &AppState,
+    who: &Who,
+    name: &RepoName,
+    value: Option<&str>,
+    what: &str,
+) -> Result<CompareSide, JsonError> {
+    let v = value.filter(|v| !v.is_empty()).ok_or_else(|| {
+        JsonError::bad_request(format!(
+            "{what} is required: a tag or digest, or REPO:TAG or REPO@DIGEST"
+        ))
+    })?;
+    let (repo, reference) = split_compare_ref(name, v)?;
+    if repo != *name {
+        // The one check for the other repository: read access, or it does not exist for the caller.
+        Orgs::new(&s.accounts)
+            .repo(who.principal(), &repo, Access::Read)
+            .await?;
+    }
+    Ok(CompareSide {
+        name: repo,
+        reference,
+        label: v.to_owned(),
+    })
+}
+
+/// `TAG` or `DIGEST` (this repository), `REPO:TAG`, `REPO@DIGEST`, or `REPO` (its `latest`).
+fn split_compare_ref(name: &RepoName, v: &str) -> Result<(RepoName, Reference), JsonError> {
+    if !v.contains('/') && !v.contains('@') {
+        if let Ok(r) = Reference::parse(v) {
+            return Ok((name.clone(), r));
+        }
+    }
+    let (repo, r) = match v.split_once('@') {
+        Some((repo, d)) => (repo, d),
+        None => match v.rsplit_once(':') {
+            Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+            _ => (v, "latest"),
+        },
+    };
+    Ok((parse_name(repo)?, parse_reference(r)?))
 }
 
 fn parse_reference(s: &str) -> Result<Reference, JsonError> {

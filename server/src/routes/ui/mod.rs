@@ -5,6 +5,7 @@
 //! script is a one-line copy button. Private content is shown only to those who may read it; what
 //! they may not read is "not found", as on the API.
 
+mod compare;
 mod pages;
 
 use std::net::SocketAddr;

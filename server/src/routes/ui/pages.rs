@@ -29,6 +29,14 @@ pub(super) struct ListQuery {
     ordering: String,
     #[serde(default)]
     platform: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    change: String,
+    #[serde(default)]
+    prefix: String,
 }
 
 fn platforms(p: &[PlatformInfo]) -> String {
@@ -133,7 +141,8 @@ pub(super) async fn home(State(s): State<AppState>, headers: HeaderMap, Query(lq
     layout(&title, who.as_ref(), &body).into_response()
 }
 
-/// `GET /ui/r/{name}`, `/ui/r/{name}/-/tags/{tag}`, `/ui/r/{name}/-/layers/{reference}`.
+/// `GET /ui/r/{name}`, `/ui/r/{name}/-/tags/{tag}`, `/ui/r/{name}/-/layers/{reference}`,
+/// `/ui/r/{name}/-/compare?from=&to=`.
 pub(super) async fn repository(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -175,6 +184,17 @@ pub(super) async fn repository(
         None => repo_page(&s, who.as_ref(), &repo, &name, &lq, &host).await,
         Some(["tags", tag]) => tag_page(&s, who.as_ref(), &name, tag, &host).await,
         Some(["layers", reference]) => layers_page(&s, who.as_ref(), &name, reference, &lq).await,
+        Some(["compare"]) => {
+            let p = super::compare::CompareParams {
+                from: &lq.from,
+                to: &lq.to,
+                change: &lq.change,
+                prefix: &lq.prefix,
+                last: &lq.last,
+                platform: &lq.platform,
+            };
+            super::compare::compare_page(&s, who.as_ref(), &name, &p).await
+        }
         _ => error_page(StatusCode::NOT_FOUND, who.as_ref(), "no such page"),
     }
 }
@@ -263,6 +283,27 @@ async fn repo_page(
             ));
         }
         body.push_str("</tbody></table>");
+        if tags.len() > 1 {
+            let options = |selected: usize| {
+                tags.iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        format!(
+                            "<option value=\"{0}\"{1}>{0}</option>",
+                            esc(&t.name),
+                            if i == selected { " selected" } else { "" }
+                        )
+                    })
+                    .collect::<String>()
+            };
+            body.push_str(&format!(
+                "<form method=\"get\" action=\"{base}/-/compare\" class=\"compare\" id=\"compare-form\">\
+                 <label>Compare <select name=\"from\">{}</select></label> <label>with <select name=\"to\">{}</select></label> \
+                 <button>Compare</button></form>",
+                options(1),
+                options(0),
+            ));
+        }
     }
     if let (true, Some(last)) = (more, tags.last()) {
         let cursor = match order {
