@@ -25,6 +25,8 @@ const PULL_FLUSH: Duration = Duration::from_secs(5);
 const MAX_CONFIG: i64 = 16 << 20;
 /// Layers analysed at once (each keeps a core busy decompressing).
 const ANALYSES_AT_ONCE: usize = 2;
+/// Comparisons computed at once; more wait their turn.
+const COMPARES_AT_ONCE: usize = 2;
 
 /// Pulls of one manifest not yet written.
 struct Pending {
@@ -62,6 +64,8 @@ pub(crate) struct BrowseState {
     sweeper: AtomicBool,
     analysing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     analyses: tokio::sync::Semaphore,
+    /// Comparisons computed at once (each holds two merged file trees in memory).
+    pub(crate) compares: tokio::sync::Semaphore,
 }
 
 impl Default for BrowseState {
@@ -71,6 +75,7 @@ impl Default for BrowseState {
             sweeper: AtomicBool::new(false),
             analysing: Mutex::new(HashMap::new()),
             analyses: tokio::sync::Semaphore::new(ANALYSES_AT_ONCE),
+            compares: tokio::sync::Semaphore::new(COMPARES_AT_ONCE),
         }
     }
 }

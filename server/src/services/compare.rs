@@ -36,6 +36,13 @@ impl Registry {
         to: &CompareSide,
         platform: Option<&Platform>,
     ) -> Result<Comparison, ServiceError> {
+        // Bounded: each comparison holds both images' merged file trees.
+        let _permit = self
+            .browse
+            .compares
+            .acquire()
+            .await
+            .map_err(|_| ServiceError::Internal("closed".into()))?;
         let a = self.load(from, platform).await?;
         let b = self.load(to, platform).await?;
         Ok(compare::compare(&input(from, &a), &input(to, &b)))

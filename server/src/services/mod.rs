@@ -56,7 +56,7 @@ pub struct Registry {
     pub(crate) storage: Storage,
     pub(crate) limits: Limits,
     hashes: Arc<uploads::HashCache>,
-    browse: Arc<browse::BrowseState>,
+    pub(crate) browse: Arc<browse::BrowseState>,
 }
 
 impl Registry {
