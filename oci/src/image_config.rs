@@ -78,6 +78,15 @@ impl ImageConfig {
     pub fn parse(bytes: &[u8]) -> Result<Self, serde_json::Error> {
         serde_json::from_slice(bytes)
     }
+
+    /// The platform the config names, if it names an operating system.
+    pub fn platform(&self) -> Option<Platform> {
+        (!self.os.is_empty()).then(|| Platform {
+            os: self.os.clone(),
+            architecture: self.architecture.clone(),
+            variant: self.variant.clone(),
+        })
+    }
 }
 
 /// An `os/arch[/variant]` platform, as given to `--platform` or found in an index entry.

@@ -5,6 +5,7 @@
 //! has started a cluster (`RREG_TEST_POSTGRES`). After every interleaving: no acknowledged
 //! manifest references a blob that is not linked to its repository, recorded and stored.
 
+use std::future::Future;
 use std::time::Duration;
 
 use rreg_oci::Digest;
@@ -52,6 +53,47 @@ impl Backend {
             }
             None => tokio::time::sleep(Duration::from_millis(300)).await,
         }
+    }
+}
+
+impl Backend {
+    /// Starts `first` and lets it run to pause point `point` (where it holds its locks), starts
+    /// `second` and waits until it waits for a lock, then lets `first` go on: both results.
+    async fn interleave<A, B>(
+        &self,
+        point: &'static str,
+        first: impl Future<Output = A> + Send + 'static,
+        second: impl Future<Output = B> + Send + 'static,
+    ) -> (A, B)
+    where
+        A: Send + 'static,
+        B: Send + 'static,
+    {
+        let pause = self.db().pauses().arm(point);
+        let first = tokio::spawn(first);
+        pause.reached().await;
+        let second = tokio::spawn(second);
+        self.until_blocked().await;
+        pause.release();
+        (first.await.expect("first"), second.await.expect("second"))
+    }
+
+    /// A manifest PUT, as a task can run it.
+    fn put(&self, repo: i64, m: &NewManifest, tag: &str) -> impl Future<Output = Option<String>> + Send + 'static {
+        let (db, m, tag) = (self.db().clone(), m.clone(), tag.to_owned());
+        async move { db.put_manifest(repo, &m, Some(&tag)).await.expect("put") }
+    }
+
+    /// The collector removing a stale link.
+    fn drop_link(&self, repo: i64, d: &Digest) -> impl Future<Output = bool> + Send + 'static {
+        let (db, d) = (self.db().clone(), d.to_string());
+        async move { db.delete_stale_link(repo, &d, far_future()).await.expect("collector") }
+    }
+
+    /// The collector removing an untagged manifest.
+    fn drop_manifest(&self, repo: i64, m: &NewManifest) -> impl Future<Output = bool> + Send + 'static {
+        let (db, d) = (self.db().clone(), m.digest.clone());
+        async move { db.delete_untagged_manifest(repo, &d).await.expect("collector") }
     }
 }
 
@@ -163,27 +205,14 @@ async fn collector_waiting_on_a_put_sees_its_reference() {
         assert_eq!(stale.len(), 2, "{}: both links are candidates", b.name);
 
         let m = manifest(&[&config, &layer], &[], "1");
-        let pause = b.db().pauses().arm("put_manifest.before_commit");
-        let put = {
-            let db = b.db().clone();
-            let m = m.clone();
-            tokio::spawn(async move { db.put_manifest(repo, &m, Some("v1")).await })
-        };
-        pause.reached().await;
-        let collect = {
-            let db = b.db().clone();
-            let d = layer.to_string();
-            tokio::spawn(async move { db.delete_stale_link(repo, &d, far_future()).await })
-        };
-        b.until_blocked().await;
-        pause.release();
-        assert_eq!(
-            put.await.expect("put").expect("put"),
-            None,
-            "{}: the PUT is acknowledged",
-            b.name
-        );
-        let deleted = collect.await.expect("collector").expect("collector");
+        let (put, deleted) = b
+            .interleave(
+                "put_manifest.before_commit",
+                b.put(repo, &m, "v1"),
+                b.drop_link(repo, &layer),
+            )
+            .await;
+        assert_eq!(put, None, "{}: the PUT is acknowledged", b.name);
         assert!(
             !deleted,
             "{}: the collector removed a link the acknowledged PUT references",
@@ -250,28 +279,12 @@ async fn put_waiting_on_the_collector_is_refused() {
     for b in backends().await {
         let layer = blob(&b, "t/app", b"layer four").await;
         let repo = b.db().repository_id("t/app").await.expect("repo").expect("repo");
-        let pause = b.db().pauses().arm("gc.link.locked");
-        let collect = {
-            let db = b.db().clone();
-            let d = layer.to_string();
-            tokio::spawn(async move { db.delete_stale_link(repo, &d, far_future()).await })
-        };
-        pause.reached().await;
         let m = manifest(&[&layer], &[], "4");
-        let put = {
-            let db = b.db().clone();
-            let m = m.clone();
-            tokio::spawn(async move { db.put_manifest(repo, &m, Some("v4")).await })
-        };
-        b.until_blocked().await;
-        pause.release();
-        assert!(collect.await.expect("collector").expect("collector"), "{}", b.name);
-        assert_eq!(
-            put.await.expect("put").expect("put"),
-            Some(layer.to_string()),
-            "{}: the PUT must be refused",
-            b.name
-        );
+        let (deleted, put) = b
+            .interleave("gc.link.locked", b.drop_link(repo, &layer), b.put(repo, &m, "v4"))
+            .await;
+        assert!(deleted, "{}", b.name);
+        assert_eq!(put, Some(layer.to_string()), "{}: the PUT must be refused", b.name);
         assert!(
             b.db().manifest_by_tag(repo, "v4").await.expect("tag").is_none(),
             "{}",
@@ -294,26 +307,15 @@ async fn untagged_manifest_and_a_new_tag() {
         assert_eq!(b.db().untagged_manifests(far_future()).await.expect("scan").len(), 1);
 
         // The PUT first, stopped before its commit; the collector waits for it and keeps the manifest.
-        let pause = b.db().pauses().arm("put_manifest.before_commit");
-        let put = {
-            let db = b.db().clone();
-            let m = m.clone();
-            tokio::spawn(async move { db.put_manifest(repo, &m, Some("v5")).await })
-        };
-        pause.reached().await;
-        let collect = {
-            let db = b.db().clone();
-            let d = m.digest.clone();
-            tokio::spawn(async move { db.delete_untagged_manifest(repo, &d).await })
-        };
-        b.until_blocked().await;
-        pause.release();
-        assert_eq!(put.await.expect("put").expect("put"), None);
-        assert!(
-            !collect.await.expect("collector").expect("collector"),
-            "{}: a tagged manifest went",
-            b.name
-        );
+        let (put, deleted) = b
+            .interleave(
+                "put_manifest.before_commit",
+                b.put(repo, &m, "v5"),
+                b.drop_manifest(repo, &m),
+            )
+            .await;
+        assert_eq!(put, None);
+        assert!(!deleted, "{}: a tagged manifest went", b.name);
         assert!(
             b.db().manifest_by_tag(repo, "v5").await.expect("tag").is_some(),
             "{}",
@@ -322,22 +324,11 @@ async fn untagged_manifest_and_a_new_tag() {
 
         // The collector first (on a manifest untagged again): the PUT waits, then stores it anew.
         assert!(b.db().delete_tag(repo, "v5").await.expect("untag"));
-        let pause = b.db().pauses().arm("gc.manifest.locked");
-        let collect = {
-            let db = b.db().clone();
-            let d = m.digest.clone();
-            tokio::spawn(async move { db.delete_untagged_manifest(repo, &d).await })
-        };
-        pause.reached().await;
-        let put = {
-            let db = b.db().clone();
-            let m = m.clone();
-            tokio::spawn(async move { db.put_manifest(repo, &m, Some("v5b")).await })
-        };
-        b.until_blocked().await;
-        pause.release();
-        assert!(collect.await.expect("collector").expect("collector"), "{}", b.name);
-        assert_eq!(put.await.expect("put").expect("put"), None, "{}", b.name);
+        let (deleted, put) = b
+            .interleave("gc.manifest.locked", b.drop_manifest(repo, &m), b.put(repo, &m, "v5b"))
+            .await;
+        assert!(deleted, "{}", b.name);
+        assert_eq!(put, None, "{}", b.name);
         assert!(
             b.db().manifest_by_tag(repo, "v5b").await.expect("tag").is_some(),
             "{}",
@@ -366,26 +357,15 @@ async fn index_child_and_the_collector() {
         assert_eq!(b.db().put_manifest(repo, &child, None).await.expect("put"), None);
 
         let index = manifest(&[], &[&child.digest], "6-index");
-        let pause = b.db().pauses().arm("put_manifest.before_commit");
-        let put = {
-            let db = b.db().clone();
-            let m = index.clone();
-            tokio::spawn(async move { db.put_manifest(repo, &m, Some("multi")).await })
-        };
-        pause.reached().await;
-        let collect = {
-            let db = b.db().clone();
-            let d = child.digest.clone();
-            tokio::spawn(async move { db.delete_untagged_manifest(repo, &d).await })
-        };
-        b.until_blocked().await;
-        pause.release();
-        assert_eq!(put.await.expect("put").expect("put"), None);
-        assert!(
-            !collect.await.expect("collector").expect("collector"),
-            "{}: a listed child went",
-            b.name
-        );
+        let (put, deleted) = b
+            .interleave(
+                "put_manifest.before_commit",
+                b.put(repo, &index, "multi"),
+                b.drop_manifest(repo, &child),
+            )
+            .await;
+        assert_eq!(put, None);
+        assert!(!deleted, "{}: a listed child went", b.name);
         assert!(b
             .db()
             .manifest_by_digest(repo, &child.digest)
@@ -397,27 +377,15 @@ async fn index_child_and_the_collector() {
         let child2 = manifest(&[&layer], &[], "6b");
         assert_eq!(b.db().put_manifest(repo, &child2, None).await.expect("put"), None);
         let index2 = manifest(&[], &[&child2.digest], "6b-index");
-        let pause = b.db().pauses().arm("gc.manifest.locked");
-        let collect = {
-            let db = b.db().clone();
-            let d = child2.digest.clone();
-            tokio::spawn(async move { db.delete_untagged_manifest(repo, &d).await })
-        };
-        pause.reached().await;
-        let put = {
-            let db = b.db().clone();
-            let m = index2.clone();
-            tokio::spawn(async move { db.put_manifest(repo, &m, Some("multi2")).await })
-        };
-        b.until_blocked().await;
-        pause.release();
-        assert!(collect.await.expect("collector").expect("collector"), "{}", b.name);
-        assert_eq!(
-            put.await.expect("put").expect("put"),
-            Some(child2.digest.clone()),
-            "{}",
-            b.name
-        );
+        let (deleted, put) = b
+            .interleave(
+                "gc.manifest.locked",
+                b.drop_manifest(repo, &child2),
+                b.put(repo, &index2, "multi2"),
+            )
+            .await;
+        assert!(deleted, "{}", b.name);
+        assert_eq!(put, Some(child2.digest.clone()), "{}", b.name);
         assert!(
             b.db().manifest_by_tag(repo, "multi2").await.expect("tag").is_none(),
             "{}",
@@ -457,26 +425,20 @@ async fn upload_beside_blob_removal() {
                 assert!(b.storage.blob_exists(&d).await.expect("exists"));
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
-            let pause = b.db().pauses().arm(point);
             let gc = {
                 let r = b.registry.clone();
-                tokio::spawn(async move { r.collect_garbage(&gc_now()).await })
+                async move { r.collect_garbage(&gc_now()).await.expect("gc") }
             };
-            pause.reached().await;
             let upload = {
-                let r = b.registry.clone();
-                let bytes = bytes.clone();
-                let d = d.clone();
-                tokio::spawn(async move {
+                let (r, bytes, d) = (b.registry.clone(), bytes.clone(), d.clone());
+                async move {
                     let chunk: Result<bytes::Bytes, std::io::Error> = Ok(bytes::Bytes::from(bytes.clone()));
                     r.upload_monolithic(&name, &d, Some(bytes.len() as u64), futures::stream::iter([chunk]))
                         .await
-                })
+                        .expect("upload")
+                }
             };
-            b.until_blocked().await;
-            pause.release();
-            upload.await.expect("upload").expect("upload");
-            gc.await.expect("gc").expect("gc");
+            b.interleave(point, gc, upload).await;
             assert_eq!(
                 b.db().linked_blob_size(repo, &d.to_string()).await.expect("link"),
                 Some(bytes.len() as i64),

@@ -141,14 +141,7 @@ async fn load(store: &Store, label: &str, s: &Source, platform: Option<&Platform
 }
 
 fn input<'a>(l: &'a Loaded, platform: Option<&Platform>) -> ImageInput<'a> {
-    let from_config = (!l.config.os.is_empty()).then(|| {
-        Platform {
-            os: l.config.os.clone(),
-            architecture: l.config.architecture.clone(),
-            variant: l.config.variant.clone(),
-        }
-        .to_string()
-    });
+    let from_config = l.config.platform().map(|p| p.to_string());
     ImageInput {
         reference: l.label.clone(),
         digest: l.digest.clone(),

@@ -69,16 +69,12 @@ impl Registry {
 }
 
 fn input<'a>(side: &CompareSide, l: &'a Loaded) -> ImageInput<'a> {
-    let platform = l.image.platform.as_ref().map(|p| p.to_string()).or_else(|| {
-        (!l.config.os.is_empty()).then(|| {
-            Platform {
-                os: l.config.os.clone(),
-                architecture: l.config.architecture.clone(),
-                variant: l.config.variant.clone(),
-            }
-            .to_string()
-        })
-    });
+    let platform = l
+        .image
+        .platform
+        .clone()
+        .or_else(|| l.config.platform())
+        .map(|p| p.to_string());
     ImageInput {
         reference: side.label.clone(),
         digest: l.image.digest.clone(),
