@@ -1,8 +1,9 @@
 //! The web UI under `/ui`: plain server-rendered HTML over the same services as the browsing API —
 //! sign in (a session cookie holding the API session token), namespaces and organizations, the
 //! repository list and search, a repository's tags, a tag's layer history with the `docker pull`
-//! command, and an image's layer analysis. No build step: the stylesheet is compiled in, and the only
-//! script is a one-line copy button. Private content is shown only to those who may read it; what
+//! command, and an image's layer analysis. No build step: the stylesheet and the one script (copy
+//! buttons, `/ui/app.js`) are compiled in; no script is inline, so the Content-Security-Policy
+//! allows none. State-changing forms (sign in, sign out) are refused from other origins. Private content is shown only to those who may read it; what
 //! they may not read is "not found", as on the API.
 
 mod compare;
@@ -24,6 +25,7 @@ use crate::services::ServiceError;
 
 const COOKIE: &str = "rreg_session";
 const STYLE: &str = include_str!("style.css");
+const SCRIPT: &str = include_str!("app.js");
 
 /// The routes of the UI (`/` redirects to `/ui/`).
 pub fn router() -> Router<AppState> {
@@ -32,9 +34,51 @@ pub fn router() -> Router<AppState> {
         .route("/ui", get(|| async { Redirect::to("/ui/") }))
         .route("/ui/", get(pages::home))
         .route("/ui/style.css", get(style))
+        .route("/ui/app.js", get(script))
         .route("/ui/login", get(login_form).post(login))
         .route("/ui/logout", post(logout))
         .route("/ui/r/{*path}", get(pages::repository))
+}
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        SCRIPT,
+    )
+        .into_response()
+}
+
+/// Whether a state-changing request comes from this site: a browser says where a request comes
+/// from (`Sec-Fetch-Site`, or `Origin` on every POST); one from another origin is refused (CSRF).
+/// Requests that carry neither (not from a browser) cannot ride a visitor's cookie.
+pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        if site != "same-origin" && site != "none" {
+            return false;
+        }
+    }
+    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(origin) => {
+            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let authority = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"))
+                .unwrap_or("");
+            !host.is_empty() && authority.eq_ignore_ascii_case(host)
+        }
+    }
+}
+
+fn cross_site() -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        None,
+        "this form must be sent from this site (cross-site request refused)",
+    )
 }
 
 async fn style() -> Response {
@@ -81,7 +125,7 @@ pub(crate) fn layout(title: &str, who: Option<&Principal>, body: &str) -> Html<S
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} · rreg</title><link rel=\"stylesheet\" href=\"/ui/style.css\"></head><body>\
+         <title>{} · rreg</title><link rel=\"stylesheet\" href=\"/ui/style.css\"><script src=\"/ui/app.js\" defer></script></head><body>\
          <header><a class=\"brand\" href=\"/ui/\">rreg</a><nav>{user}</nav></header><main>{body}</main></body></html>",
         esc(title)
     ))
@@ -170,8 +214,12 @@ fn safe_next(next: &str) -> &str {
 async fn login(
     State(s): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
+    if !same_origin(&headers) {
+        return cross_site();
+    }
     let addr = peer.ip().to_string();
     let p = match s.accounts.login(&f.username, &f.password, &addr).await {
         Ok(p) => p,
@@ -204,7 +252,8 @@ async fn login(
     Orgs::new(&s.accounts)
         .record(&p.name, "login", &p.name, "ui", &addr)
         .await;
-    let cookie = format!("{COOKIE}={token}; Path=/ui; HttpOnly; SameSite=Lax; Max-Age={expires_in}");
+    let secure = if s.accounts.https { "; Secure" } else { "" };
+    let cookie = format!("{COOKIE}={token}; Path=/ui; HttpOnly; SameSite=Lax; Max-Age={expires_in}{secure}");
     let mut resp = Redirect::to(safe_next(&f.next)).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         resp.headers_mut().insert(header::SET_COOKIE, v);
@@ -212,7 +261,10 @@ async fn login(
     resp
 }
 
-async fn logout() -> Response {
+async fn logout(headers: HeaderMap) -> Response {
+    if !same_origin(&headers) {
+        return cross_site();
+    }
     let mut resp = Redirect::to("/ui/").into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,

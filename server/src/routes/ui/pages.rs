@@ -202,7 +202,7 @@ pub(super) async fn repository(
 fn pull_box(cmd: &str) -> String {
     format!(
         "<div class=\"pull\"><code id=\"pull-command\">{0}</code>\
-         <button type=\"button\" onclick=\"navigator.clipboard.writeText(document.getElementById('pull-command').textContent)\">Copy</button></div>",
+         <button type=\"button\" data-copy=\"pull-command\">Copy</button></div>",
         esc(cmd)
     )
 }
