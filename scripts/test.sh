@@ -366,7 +366,7 @@ cargo build --workspace --bins
 # The server suites run a second time on PostgreSQL and S3 (RREG_TEST_DB=postgres gives each test
 # server its own database on the cluster started above, RREG_TEST_STORAGE=s3 its own prefix in the
 # moto bucket).
-SERVER_SUITES=(distribution auth api gc ha browse ui crash hostile)
+SERVER_SUITES=(distribution auth api gc ha browse ui crash hostile credentials compare)
 if cargo nextest --version >/dev/null 2>&1; then
   section "cargo nextest run --workspace --no-fail-fast (SQLite, local folder)"
   cargo nextest run --workspace --no-fail-fast

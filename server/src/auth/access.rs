@@ -99,6 +99,9 @@ pub struct Principal {
     pub is_admin: bool,
     /// The most a personal access token allows, when the caller used one.
     pub cap: Option<Access>,
+    /// The personal access token the caller used, if any (refresh tokens obtained with it die
+    /// with it).
+    pub token_id: Option<i64>,
 }
 
 /// Who is making a request.

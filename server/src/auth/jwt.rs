@@ -37,6 +37,14 @@ pub struct Claims {
     pub iat: i64,
     pub jti: String,
     pub access: Vec<Grant>,
+    /// Management sessions only: the account's id (an account later created with the same name
+    /// is another account, which no old session can act as).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<i64>,
+    /// Management sessions only: when it was issued, in Unix milliseconds (compared with the
+    /// account's `sessions_valid_after`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat_ms: Option<i64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -129,8 +137,20 @@ impl TokenKeys {
     /// Issues a token for `sub` and audience `aud` valid for `ttl_secs` (API session tokens live
     /// longer than registry tokens and carry another audience, so neither is accepted for the other).
     pub fn issue_for(&self, sub: &str, aud: &str, ttl_secs: i64, access: Vec<Grant>) -> (String, Claims) {
+        self.sign(self.claims(sub, aud, ttl_secs, access))
+    }
+
+    /// Issues a management session token for account `uid` named `sub`.
+    pub fn issue_session(&self, sub: &str, uid: i64, aud: &str, ttl_secs: i64) -> (String, Claims) {
+        let mut claims = self.claims(sub, aud, ttl_secs, Vec::new());
+        claims.uid = Some(uid);
+        claims.iat_ms = Some(crate::db::now_ms());
+        self.sign(claims)
+    }
+
+    fn claims(&self, sub: &str, aud: &str, ttl_secs: i64, access: Vec<Grant>) -> Claims {
         let iat = now();
-        let claims = Claims {
+        Claims {
             iss: self.issuer.clone(),
             sub: sub.to_owned(),
             aud: aud.to_owned(),
@@ -139,7 +159,12 @@ impl TokenKeys {
             iat,
             jti: super::random_secret(12),
             access,
-        };
+            uid: None,
+            iat_ms: None,
+        }
+    }
+
+    fn sign(&self, claims: Claims) -> (String, Claims) {
         let header = Header {
             alg: "ES256".into(),
             typ: "JWT".into(),

@@ -12,6 +12,10 @@ pub struct UserRow {
     pub created_at: i64,
 }
 
+/// A refresh token that is still good: its user, the scope of the personal access token it was
+/// obtained with (if any), and that token's id.
+pub type RefreshRow = (i64, Option<String>, Option<i64>);
+
 /// An organization.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OrgRow {
@@ -145,7 +149,13 @@ impl Db {
     /// Sets a user's password hash.
     pub async fn set_password(&self, user: i64, hash: &str) -> Result<(), DbError> {
         with_pool!(self, p => {
-            let r = sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(hash).bind(user).execute(p).await?;
+            // A new password ends the sessions and refresh tokens obtained with the old one.
+            let r = sqlx::query("UPDATE users SET password_hash = $1, sessions_valid_after = $2 WHERE id = $3")
+                .bind(hash)
+                .bind(now_ms())
+                .bind(user)
+                .execute(p)
+                .await?;
             if r.rows_affected() == 0 { Err(DbError::NotFound) } else { Ok(()) }
         })
     }
@@ -595,13 +605,16 @@ impl Db {
         hash: &str,
         user: i64,
         pat_scope: Option<&str>,
+        access_token_id: Option<i64>,
         expires_at: i64,
     ) -> Result<(), DbError> {
         with_pool!(self, p => {
-            sqlx::query("INSERT INTO refresh_tokens (token_hash, user_id, pat_scope, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            sqlx::query("INSERT INTO refresh_tokens (token_hash, user_id, pat_scope, access_token_id, created_at, expires_at)
+                         VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(hash)
                 .bind(user)
                 .bind(pat_scope)
+                .bind(access_token_id)
                 .bind(now_ms())
                 .bind(expires_at)
                 .execute(p)
@@ -611,16 +624,61 @@ impl Db {
     }
 
     /// The user and scope cap of a live refresh token.
-    pub async fn refresh_token(&self, hash: &str) -> Result<Option<(i64, Option<String>)>, DbError> {
+    pub async fn refresh_token(&self, hash: &str) -> Result<Option<RefreshRow>, DbError> {
         with_pool!(self, p => {
-            let row: Option<(i64, Option<String>)> = sqlx::query_as(
-                "SELECT user_id, pat_scope FROM refresh_tokens WHERE token_hash = $1 AND expires_at > $2",
+            let row: Option<RefreshRow> = sqlx::query_as(
+                "SELECT r.user_id, r.pat_scope, r.access_token_id FROM refresh_tokens r
+                 JOIN users u ON u.id = r.user_id
+                 LEFT JOIN access_tokens t ON t.id = r.access_token_id
+                 WHERE r.token_hash = $1 AND r.expires_at > $2
+                   AND ((r.access_token_id IS NULL AND r.created_at >= u.sessions_valid_after)
+                        OR (t.id IS NOT NULL AND t.revoked_at IS NULL))",
             )
             .bind(hash)
             .bind(now_ms())
             .fetch_optional(p)
             .await?;
             Ok(row)
+        })
+    }
+
+    /// When `user`'s sessions became valid (Unix ms), and whether session `jti` was signed out.
+    pub async fn session_state(&self, user: i64, jti: &str) -> Result<(i64, bool), DbError> {
+        with_pool!(self, p => {
+            let row: Option<(i64, i64)> = sqlx::query_as(
+                "SELECT sessions_valid_after, (SELECT COUNT(*) FROM revoked_sessions WHERE jti = $2) FROM users WHERE id = $1",
+            )
+            .bind(user)
+            .bind(jti)
+            .fetch_optional(p)
+            .await?;
+            let (after, revoked) = row.ok_or(DbError::NotFound)?;
+            Ok((after, revoked > 0))
+        })
+    }
+
+    /// Remembers a signed-out session until `expires_at` (Unix ms), forgetting expired ones.
+    pub async fn revoke_session(&self, jti: &str, expires_at: i64) -> Result<(), DbError> {
+        with_pool!(self, p => {
+            sqlx::query("DELETE FROM revoked_sessions WHERE expires_at < $1").bind(now_ms()).execute(p).await?;
+            sqlx::query("INSERT INTO revoked_sessions (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+                .bind(jti)
+                .bind(expires_at)
+                .execute(p)
+                .await?;
+            Ok(())
+        })
+    }
+
+    /// Ends every session of `user`, and the refresh tokens obtained with its password.
+    pub async fn end_sessions(&self, user: i64) -> Result<(), DbError> {
+        with_pool!(self, p => {
+            sqlx::query("UPDATE users SET sessions_valid_after = $1 WHERE id = $2")
+                .bind(now_ms())
+                .bind(user)
+                .execute(p)
+                .await?;
+            Ok(())
         })
     }
 

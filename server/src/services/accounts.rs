@@ -58,6 +58,7 @@ fn principal(u: &UserRow, cap: Option<Access>) -> Principal {
         name: u.name.clone(),
         is_admin: u.is_admin != 0,
         cap,
+        token_id: None,
     }
 }
 
@@ -271,7 +272,9 @@ impl Accounts {
         if owner.name != user {
             return Ok(None);
         }
-        Ok(Some(principal(&owner, Access::parse(&tok.scope))))
+        let mut p = principal(&owner, Access::parse(&tok.scope));
+        p.token_id = Some(tok.id);
+        Ok(Some(p))
     }
 
     /// Forgets remembered logins. Not needed for correctness (a changed password changes the cache
@@ -452,20 +455,24 @@ impl Accounts {
         let expires = crate::db::now_ms() + self.settings.refresh_ttl_secs * 1000;
         let cap = who.cap.map(|c| c.as_str());
         self.db
-            .create_refresh_token(&auth::secret_hash(&secret), who.id, cap, expires)
+            .create_refresh_token(&auth::secret_hash(&secret), who.id, cap, who.token_id, expires)
             .await?;
         Ok(secret)
     }
 
     /// The principal a refresh token stands for.
     pub async fn redeem_refresh_token(&self, secret: &str) -> Result<Principal, ServiceError> {
-        let Some((user, cap)) = self.db.refresh_token(&auth::secret_hash(secret)).await? else {
+        // The query also ends refresh tokens whose personal access token was revoked, and those
+        // obtained with a password before a password change or "sign out everywhere".
+        let Some((user, cap, token_id)) = self.db.refresh_token(&auth::secret_hash(secret)).await? else {
             return Err(ServiceError::Unauthorized("invalid or expired refresh token".into()));
         };
         let Some(u) = self.db.user_by_id(user).await? else {
             return Err(ServiceError::Unauthorized("invalid or expired refresh token".into()));
         };
-        Ok(principal(&u, cap.as_deref().and_then(Access::parse)))
+        let mut p = principal(&u, cap.as_deref().and_then(Access::parse));
+        p.token_id = token_id;
+        Ok(p)
     }
 
     /// Creates a user (admin CLI, sign-up, admin API).
@@ -595,16 +602,39 @@ impl Accounts {
         }
         let (token, _) = self
             .keys
-            .issue_for(&who.name, &self.api_audience(), SESSION_TTL_SECS, Vec::new());
+            .issue_session(&who.name, who.id, &self.api_audience(), SESSION_TTL_SECS);
         Ok((token, SESSION_TTL_SECS))
     }
 
-    /// The principal of a management API session token (registry tokens are refused).
+    /// The principal of a management API session token (registry tokens are refused). A session
+    /// ends with its account (an account later made with the same name is another), with a
+    /// password change or "sign out everywhere" after it was issued, and when signed out.
     pub async fn verify_session(&self, token: &str) -> Result<Principal, ServiceError> {
         let claims = self.verify_cached(token, &self.api_audience())?;
-        self.principal_by_name(&claims.sub)
-            .await?
-            .ok_or_else(|| ServiceError::Unauthorized("the session's account no longer exists".into()))
+        let ended = || ServiceError::Unauthorized("the session has ended; sign in again".into());
+        let u = self.db.user_by_name(&claims.sub).await?.ok_or_else(ended)?;
+        if claims.uid != Some(u.id) {
+            return Err(ended());
+        }
+        let (valid_after, revoked) = self.db.session_state(u.id, &claims.jti).await?;
+        if revoked || claims.iat_ms.unwrap_or(0) < valid_after {
+            return Err(ended());
+        }
+        Ok(principal(&u, None))
+    }
+
+    /// Ends one session (signing out of the web UI): it is refused until it would have expired.
+    pub async fn end_session(&self, token: &str) -> Result<(), ServiceError> {
+        let claims = self.verify_cached(token, &self.api_audience())?;
+        self.db.revoke_session(&claims.jti, claims.exp.saturating_mul(1000)).await?;
+        Ok(())
+    }
+
+    /// Ends every session of `who` and every refresh token obtained with the password ("sign out
+    /// everywhere"); refresh tokens obtained with a personal access token live as long as it does.
+    pub async fn end_all_sessions(&self, who: &Principal) -> Result<(), ServiceError> {
+        self.db.end_sessions(who.id).await?;
+        Ok(())
     }
 }
 

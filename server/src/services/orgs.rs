@@ -333,6 +333,7 @@ mod tests {
 
     fn p(is_admin: bool, cap: Option<Access>) -> Principal {
         Principal {
+            token_id: None,
             id: 1,
             name: "u".into(),
             is_admin,

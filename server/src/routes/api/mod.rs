@@ -47,6 +47,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/login", post(session::login))
         .route("/user", get(users::me))
+        .route("/user/sessions", delete(session::end_all))
         .route("/users", get(users::list).post(users::create))
         .route("/users/{name}", patch(users::update).delete(users::delete))
         .route("/orgs", get(orgs::list).post(orgs::create))

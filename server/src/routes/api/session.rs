@@ -8,7 +8,8 @@ use axum::extract::{ConnectInfo, State};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{ok, ApiResult, RawBody};
+use super::{no_content, ok, ApiResult, RawBody, Who};
+use crate::services::ServiceError;
 use crate::routes::AppState;
 use crate::services::orgs::Orgs;
 
@@ -35,4 +36,18 @@ pub(super) async fn login(
         .record(&p.name, "login", &p.name, "api", &addr)
         .await;
     ok(json!({ "token": token, "expires_in": expires_in }))
+}
+
+/// `DELETE /api/v1/user/sessions`: signs the caller out everywhere — every session, and every
+/// refresh token obtained with the password (those obtained with a personal access token live as
+/// long as the token). Needs the password or a session, not a personal access token.
+pub(super) async fn end_all(State(s): State<AppState>, who: Who) -> ApiResult {
+    // The check: the caller's own full credentials.
+    let p = who.user()?;
+    if p.cap.is_some() {
+        return Err(ServiceError::Denied("a personal access token cannot end its owner's sessions".into()).into());
+    }
+    s.accounts.end_all_sessions(p).await?;
+    who.audit(&Orgs::new(&s.accounts), "logout.everywhere", &p.name, "").await;
+    no_content()
 }

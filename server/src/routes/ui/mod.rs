@@ -157,15 +157,20 @@ pub(crate) fn service_error(e: ServiceError, who: Option<&Principal>) -> Respons
 
 /// The signed-in account, from the session cookie (an invalid or expired one counts as none).
 pub(crate) async fn viewer(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
-    let token = headers
+    let token = session_cookie(headers)?;
+    state.accounts.verify_session(&token).await.ok()
+}
+
+/// The session cookie's value.
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
         .find(|(k, _)| *k == COOKIE)
-        .map(|(_, v)| v.to_owned())?;
-    state.accounts.verify_session(&token).await.ok()
+        .map(|(_, v)| v.to_owned())
 }
 
 #[derive(Deserialize)]
@@ -261,9 +266,15 @@ async fn login(
     resp
 }
 
-async fn logout(headers: HeaderMap) -> Response {
+async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Response {
     if !same_origin(&headers) {
         return cross_site();
+    }
+    // The session ends on the server too, not only in this browser.
+    if let Some(token) = session_cookie(&headers) {
+        if let Err(e) = s.accounts.end_session(&token).await {
+            tracing::debug!(error = %e, "signing out a session that is not valid");
+        }
     }
     let mut resp = Redirect::to("/ui/").into_response();
     resp.headers_mut().insert(

@@ -1,0 +1,224 @@
+//! Every credential dies with what it came from (docs/security.md): revoking a personal access
+//! token ends the refresh tokens obtained with it; a password change ends the sessions and refresh
+//! tokens obtained with the old password; "sign out everywhere" ends every session; deleting an
+//! account ends everything it held, and an account later made with the same name is another one;
+//! signing out of the web UI ends that session on the server. Over real HTTP.
+
+mod common;
+
+use common::{basic, client_with, TestServer};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const PW: &str = "alice-password-1";
+
+async fn new_user(s: &TestServer, name: &str, pw: &str) {
+    let r = s
+        .client
+        .post(s.url("/api/v1/users"))
+        .json(&json!({"name": name, "password": pw}))
+        .send()
+        .await
+        .expect("create user");
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap_or_default());
+}
+
+/// A refresh token from `POST /token` with a password or personal access token.
+async fn refresh_token(s: &TestServer, user: &str, secret: &str) -> String {
+    let form = [
+        ("grant_type", "password"),
+        ("username", user),
+        ("password", secret),
+        ("service", "rreg"),
+        ("client_id", "test"),
+        ("access_type", "offline"),
+    ];
+    let r = s.anon.post(s.url("/token")).form(&form).send().await.expect("token");
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.expect("json");
+    v["refresh_token"].as_str().expect("refresh token").to_owned()
+}
+
+/// What redeeming a refresh token answers.
+async fn redeem(s: &TestServer, refresh: &str) -> StatusCode {
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh),
+        ("service", "rreg"),
+        ("client_id", "test"),
+    ];
+    s.anon.post(s.url("/token")).form(&form).send().await.expect("refresh").status()
+}
+
+/// A management API session token.
+async fn session(s: &TestServer, user: &str, pw: &str) -> String {
+    let r = s
+        .anon
+        .post(s.url("/api/v1/login"))
+        .json(&json!({"username": user, "password": pw}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.expect("json");
+    v["token"].as_str().expect("token").to_owned()
+}
+
+/// What `GET /api/v1/user` answers with a session token.
+async fn with_session(s: &TestServer, token: &str) -> StatusCode {
+    client_with(Some(&format!("Bearer {token}")))
+        .get(s.url("/api/v1/user"))
+        .send()
+        .await
+        .expect("user")
+        .status()
+}
+
+/// A personal access token of `user`: (id, secret).
+async fn pat(s: &TestServer, user: &str, pw: &str) -> (i64, String) {
+    let r = client_with(Some(&basic(user, pw)))
+        .post(s.url("/api/v1/tokens"))
+        .json(&json!({"name": "ci", "scope": "repo:write"}))
+        .send()
+        .await
+        .expect("pat");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v: Value = r.json().await.expect("json");
+    (v["id"].as_i64().expect("id"), v["secret"].as_str().expect("secret").to_owned())
+}
+
+#[tokio::test]
+async fn revoking_a_token_ends_the_refresh_tokens_obtained_with_it() {
+    let s = TestServer::start().await;
+    new_user(&s, "alice", PW).await;
+    let (id, secret) = pat(&s, "alice", PW).await;
+    let from_pat = refresh_token(&s, "alice", &secret).await;
+    let from_password = refresh_token(&s, "alice", PW).await;
+    assert_eq!(redeem(&s, &from_pat).await, StatusCode::OK);
+    let r = client_with(Some(&basic("alice", PW)))
+        .delete(s.url(&format!("/api/v1/tokens/{id}")))
+        .send()
+        .await
+        .expect("revoke");
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(redeem(&s, &from_pat).await, StatusCode::UNAUTHORIZED);
+    // The token itself is refused too; what came from the password is untouched.
+    let r = client_with(Some(&basic("alice", &secret))).get(s.url("/api/v1/user")).send().await.expect("user");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(redeem(&s, &from_password).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_password_change_ends_what_the_old_password_obtained() {
+    let s = TestServer::start().await;
+    new_user(&s, "alice", PW).await;
+    let old_session = session(&s, "alice", PW).await;
+    let old_refresh = refresh_token(&s, "alice", PW).await;
+    let (_, secret) = pat(&s, "alice", PW).await;
+    let pat_refresh = refresh_token(&s, "alice", &secret).await;
+    assert_eq!(with_session(&s, &old_session).await, StatusCode::OK);
+    let r = client_with(Some(&format!("Bearer {old_session}")))
+        .patch(s.url("/api/v1/users/alice"))
+        .json(&json!({"password": "alice-password-2"}))
+        .send()
+        .await
+        .expect("change");
+    assert!(r.status().is_success(), "{}", r.status());
+    assert_eq!(with_session(&s, &old_session).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(redeem(&s, &old_refresh).await, StatusCode::UNAUTHORIZED);
+    // What the personal access token obtained lives as long as the token.
+    assert_eq!(redeem(&s, &pat_refresh).await, StatusCode::OK);
+    // The new password works at once, for sessions and refresh tokens.
+    let new_session = session(&s, "alice", "alice-password-2").await;
+    assert_eq!(with_session(&s, &new_session).await, StatusCode::OK);
+    let new_refresh = refresh_token(&s, "alice", "alice-password-2").await;
+    assert_eq!(redeem(&s, &new_refresh).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn signing_out_everywhere() {
+    let s = TestServer::start().await;
+    new_user(&s, "alice", PW).await;
+    let one = session(&s, "alice", PW).await;
+    let two = session(&s, "alice", PW).await;
+    let refresh = refresh_token(&s, "alice", PW).await;
+    let (_, secret) = pat(&s, "alice", PW).await;
+    // Not with a personal access token.
+    let r = client_with(Some(&basic("alice", &secret)))
+        .delete(s.url("/api/v1/user/sessions"))
+        .send()
+        .await
+        .expect("end");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(with_session(&s, &two).await, StatusCode::OK);
+    let r = client_with(Some(&format!("Bearer {one}")))
+        .delete(s.url("/api/v1/user/sessions"))
+        .send()
+        .await
+        .expect("end");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    for t in [&one, &two] {
+        assert_eq!(with_session(&s, t).await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(redeem(&s, &refresh).await, StatusCode::UNAUTHORIZED);
+    let fresh = session(&s, "alice", PW).await;
+    assert_eq!(with_session(&s, &fresh).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_deleted_account_leaves_nothing_a_new_one_of_the_same_name_can_use() {
+    let s = TestServer::start().await;
+    new_user(&s, "alice", PW).await;
+    let old_session = session(&s, "alice", PW).await;
+    let old_refresh = refresh_token(&s, "alice", PW).await;
+    let (_, secret) = pat(&s, "alice", PW).await;
+    let r = s.client.delete(s.url("/api/v1/users/alice")).send().await.expect("delete");
+    assert!(r.status().is_success(), "{}", r.status());
+    new_user(&s, "alice", "another-password-1").await;
+    assert_eq!(with_session(&s, &old_session).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(redeem(&s, &old_refresh).await, StatusCode::UNAUTHORIZED);
+    let r = client_with(Some(&basic("alice", &secret))).get(s.url("/api/v1/user")).send().await.expect("user");
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn signing_out_of_the_ui_ends_the_session_on_the_server() {
+    let s = TestServer::start().await;
+    new_user(&s, "alice", PW).await;
+    let origin = format!("http://{}", s.addr);
+    let r = s
+        .anon
+        .post(s.url("/ui/login"))
+        .header("origin", &origin)
+        .form(&[("username", "alice"), ("password", PW), ("next", "/ui/")])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status().as_u16(), 303);
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+    let page = |c: String| {
+        let s = &s;
+        async move {
+            s.anon.get(s.url("/ui/")).header("cookie", c).send().await.expect("page").text().await.expect("html")
+        }
+    };
+    assert!(page(cookie.clone()).await.contains("class=\"who\">alice<"), "signed in");
+    let r = s
+        .anon
+        .post(s.url("/ui/logout"))
+        .header("origin", &origin)
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(r.status().as_u16(), 303);
+    // The same cookie, kept by someone who copied it, no longer signs anyone in.
+    let after = page(cookie).await;
+    assert!(!after.contains("class=\"who\">alice<"), "{after}");
+}
