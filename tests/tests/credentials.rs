@@ -2,7 +2,8 @@
 //! token ends the refresh tokens obtained with it; a password change ends the sessions and refresh
 //! tokens obtained with the old password; "sign out everywhere" ends every session; deleting an
 //! account ends everything it held, and an account later made with the same name is another one;
-//! signing out of the web UI ends that session on the server. Over real HTTP.
+//! signing out of the web UI ends that session on the server; an administrator's token below
+//! `repo:admin` is not an administrator. Over real HTTP.
 
 mod common;
 
@@ -221,4 +222,47 @@ async fn signing_out_of_the_ui_ends_the_session_on_the_server() {
     // The same cookie, kept by someone who copied it, no longer signs anyone in.
     let after = page(cookie).await;
     assert!(!after.contains("class=\"who\">alice<"), "{after}");
+}
+
+#[tokio::test]
+async fn an_administrators_token_below_repo_admin_is_not_an_administrator() {
+    let s = TestServer::start().await;
+    new_user(&s, "alice", PW).await;
+    let alice = client_with(Some(&basic("alice", PW)));
+    let data = b"private bytes";
+    let d = format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(data)));
+    let r = alice
+        .post(s.url(&format!("/v2/alice/secret/blobs/uploads/?digest={d}")))
+        .body(data.to_vec())
+        .send()
+        .await
+        .expect("push");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let (_, write_token) = pat(&s, "admin", common::ADMIN_PASSWORD).await;
+    let capped = client_with(Some(&basic("admin", &write_token)));
+    let catalog = |c: reqwest::Client| {
+        let url = s.url("/v2/_catalog");
+        async move { c.get(url).send().await.expect("catalog").text().await.expect("body") }
+    };
+    // With the password the administrator sees everything; with a repo:write token, what any
+    // user other than alice sees.
+    assert!(catalog(s.client.clone()).await.contains("alice/secret"));
+    assert!(!catalog(capped.clone()).await.contains("alice/secret"));
+    let r = capped.get(s.url(&format!("/v2/alice/secret/blobs/{d}"))).send().await.expect("blob");
+    assert!(r.status() == StatusCode::UNAUTHORIZED || r.status() == StatusCode::FORBIDDEN || r.status() == StatusCode::NOT_FOUND, "{}", r.status());
+    let r = capped.get(s.url("/api/v1/repositories/alice/secret")).send().await.expect("api");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = s.client.get(s.url("/api/v1/repositories/alice/secret")).send().await.expect("api");
+    assert_eq!(r.status(), StatusCode::OK);
+    // Through the token flow too: a registry token obtained with the capped token keeps the cap.
+    let r = capped
+        .get(s.url("/token?service=rreg&scope=registry:catalog:*&scope=repository:alice/secret:pull"))
+        .send()
+        .await
+        .expect("token");
+    let t: Value = r.json().await.expect("json");
+    let bearer = client_with(Some(&format!("Bearer {}", t["token"].as_str().expect("token"))));
+    assert!(!catalog(bearer.clone()).await.contains("alice/secret"));
+    let r = bearer.get(s.url(&format!("/v2/alice/secret/blobs/{d}"))).send().await.expect("blob");
+    assert_ne!(r.status(), StatusCode::OK);
 }

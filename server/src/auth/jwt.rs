@@ -45,6 +45,10 @@ pub struct Claims {
     /// account's `sessions_valid_after`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iat_ms: Option<i64>,
+    /// Registry tokens obtained with a personal access token: its scope (`repo:read`, …), so what
+    /// the token is later used for (the catalog) is capped as the personal access token was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -134,6 +138,13 @@ impl TokenKeys {
         self.issue_for(sub, aud, self.ttl, access)
     }
 
+    /// Like [`issue`](Self::issue), for a caller capped by a personal access token's scope.
+    pub fn issue_capped(&self, sub: &str, aud: &str, access: Vec<Grant>, cap: Option<String>) -> (String, Claims) {
+        let mut claims = self.claims(sub, aud, self.ttl, access);
+        claims.cap = cap;
+        self.sign(claims)
+    }
+
     /// Issues a token for `sub` and audience `aud` valid for `ttl_secs` (API session tokens live
     /// longer than registry tokens and carry another audience, so neither is accepted for the other).
     pub fn issue_for(&self, sub: &str, aud: &str, ttl_secs: i64, access: Vec<Grant>) -> (String, Claims) {
@@ -161,6 +172,7 @@ impl TokenKeys {
             access,
             uid: None,
             iat_ms: None,
+            cap: None,
         }
     }
 

@@ -336,7 +336,10 @@ impl Accounts {
             return Ok(floor);
         };
         let namespace = repo.split('/').next().unwrap_or(repo);
-        let mut level = if p.is_admin || p.name == namespace {
+        // An administrator acts as one only with full credentials: through a personal access
+        // token below repo:admin, other users' private repositories are as closed as to anyone.
+        let admin = p.is_admin && p.cap.is_none_or(|c| c >= Access::Admin);
+        let mut level = if admin || p.name == namespace {
             Access::Admin
         } else if let Some(org) = self.db.org_by_name(namespace).await? {
             match self.db.org_role(org.id, p.id).await?.as_deref() {
@@ -382,10 +385,13 @@ impl Accounts {
             Caller::Anonymous => None,
             Caller::User(p) => Some(p.clone()),
             Caller::Bearer(c) if c.sub.is_empty() => None,
-            Caller::Bearer(c) => self.principal_by_name(&c.sub).await?,
+            Caller::Bearer(c) => self.principal_by_name(&c.sub).await?.map(|mut p| {
+                p.cap = c.cap.as_deref().and_then(Access::parse);
+                p
+            }),
         };
         match who {
-            Some(p) if p.is_admin && p.cap.is_none() => Ok(None),
+            Some(p) if p.is_admin && p.cap.is_none_or(|c| c >= Access::Admin) => Ok(None),
             other => Ok(Some(other)),
         }
     }
@@ -439,7 +445,8 @@ impl Accounts {
             }
         }
         let sub = who.map(|p| p.name.as_str()).unwrap_or("");
-        let (token, claims) = self.keys.issue(sub, &self.settings.service, grants);
+        let cap = who.and_then(|p| p.cap).map(|c| format!("repo:{}", c.as_str()));
+        let (token, claims) = self.keys.issue_capped(sub, &self.settings.service, grants, cap);
         Ok(IssuedToken {
             access_token: token.clone(),
             token,
