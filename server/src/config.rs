@@ -86,7 +86,8 @@ pub struct AuthSettings {
     pub admin_password: String,
     /// Whether anyone may create an account through `POST /api/v1/users`.
     pub signup: bool,
-    /// Failed logins allowed per account and per address within the window before `429`.
+    /// Failed logins allowed per client address, and per address and account, within the window
+    /// before `429` (never per account alone, so guesses from elsewhere cannot lock a user out).
     pub max_failed_logins: u32,
     /// The window for counting failed logins, in seconds.
     pub failed_login_window_secs: u64,

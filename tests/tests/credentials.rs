@@ -266,3 +266,46 @@ async fn an_administrators_token_below_repo_admin_is_not_an_administrator() {
     let r = bearer.get(s.url(&format!("/v2/alice/secret/blobs/{d}"))).send().await.expect("blob");
     assert_ne!(r.status(), StatusCode::OK);
 }
+
+/// A client whose connections come from `ip` (127.0.0.2, …: one loopback address per party).
+fn from(ip: &str, auth: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(a) = auth {
+        headers.insert(reqwest::header::AUTHORIZATION, a.parse().expect("header"));
+    }
+    reqwest::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().expect("ip"))
+        .default_headers(headers)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+#[tokio::test]
+async fn wrong_guesses_from_one_address_do_not_lock_the_user_out_elsewhere() {
+    let s = TestServer::start().await;
+    new_user(&s, "alice", PW).await;
+    let attacker = from("127.0.0.2", Some(&basic("alice", "wrong-guess")));
+    for _ in 0..10 {
+        let r = attacker.get(s.url("/v2/")).send().await.expect("guess");
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    // The attacker's address is stopped, even with the right password…
+    let r = attacker.get(s.url("/v2/")).send().await.expect("guess");
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let r = from("127.0.0.2", Some(&basic("alice", PW))).get(s.url("/v2/")).send().await.expect("right");
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // …while alice, from her own address, signs in, and so does her CI's token.
+    let r = from("127.0.0.3", Some(&basic("alice", PW))).get(s.url("/v2/")).send().await.expect("alice");
+    assert_eq!(r.status(), StatusCode::OK);
+    let (_, token) = pat(&s, "alice", PW).await;
+    let r = from("127.0.0.4", Some(&basic("alice", &token))).get(s.url("/v2/")).send().await.expect("ci");
+    assert_eq!(r.status(), StatusCode::OK);
+    // Guesses for another account from a fresh address count against that address only.
+    let other = from("127.0.0.5", Some(&basic("bob", "wrong-guess")));
+    for _ in 0..10 {
+        assert_eq!(other.get(s.url("/v2/")).send().await.expect("guess").status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = from("127.0.0.5", Some(&basic("alice", PW))).get(s.url("/v2/")).send().await.expect("alice");
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "the address is limited whatever the account");
+}

@@ -189,9 +189,11 @@ impl Accounts {
     }
 
     /// Checks a user name and password or personal access token. Failed attempts are counted per
-    /// account and per address; past the limit the answer is `RateLimited` whatever the credentials.
+    /// address and per address and account; past the limit the answer is `RateLimited` whatever
+    /// the credentials. Never per account alone: an attacker's wrong guesses would then lock the
+    /// real user (and CI's tokens) out from everywhere (docs/security.md, "Failed logins").
     pub async fn login(&self, user: &str, secret: &str, addr: &str) -> Result<Principal, ServiceError> {
-        let keys = [format!("u:{user}"), format!("a:{addr}")];
+        let keys = [format!("a:{addr}"), format!("ua:{addr}\0{user}")];
         if let Some(retry_after) = self.throttled(&keys) {
             return Err(ServiceError::RateLimited { retry_after });
         }
