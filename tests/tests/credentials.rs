@@ -309,3 +309,51 @@ async fn wrong_guesses_from_one_address_do_not_lock_the_user_out_elsewhere() {
     let r = from("127.0.0.5", Some(&basic("alice", PW))).get(s.url("/v2/")).send().await.expect("alice");
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "the address is limited whatever the account");
 }
+
+#[tokio::test]
+async fn storage_usage_reveals_nothing_about_unreadable_repositories() {
+    let s = TestServer::start().await;
+    new_user(&s, "alice", PW).await;
+    new_user(&s, "bob", "bob-password-1").await;
+    let secret = b"alice's private layer".to_vec();
+    let d = format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&secret)));
+    // alice's private repository references the layer (a manifest, not just a link).
+    let push = |user: &str, pw: &str, repo: &str| {
+        let c = client_with(Some(&basic(user, pw)));
+        let (s, repo, secret, d) = (&s, repo.to_owned(), secret.clone(), d.clone());
+        async move {
+            let r = c.post(s.url(&format!("/v2/{repo}/blobs/uploads/?digest={d}"))).body(secret.clone()).send().await.expect("blob");
+            assert_eq!(r.status(), StatusCode::CREATED);
+            let config = br#"{"architecture":"amd64","os":"linux"}"#.to_vec();
+            let cd = format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&config)));
+            let r = c.post(s.url(&format!("/v2/{repo}/blobs/uploads/?digest={cd}"))).body(config.clone()).send().await.expect("config");
+            assert_eq!(r.status(), StatusCode::CREATED);
+            let m = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
+                "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": secret.len()}]});
+            let r = c
+                .put(s.url(&format!("/v2/{repo}/manifests/v1")))
+                .header("content-type", "application/vnd.oci.image.manifest.v1+json")
+                .body(serde_json::to_vec(&m).expect("json"))
+                .send()
+                .await
+                .expect("manifest");
+            assert_eq!(r.status(), StatusCode::CREATED);
+        }
+    };
+    push("alice", PW, "alice/private").await;
+    // bob pushes the same bytes (a guess) into his own repository and reads his usage.
+    push("bob", "bob-password-1", "bob/probe").await;
+    let bob = client_with(Some(&basic("bob", "bob-password-1")));
+    let v: Value = bob.get(s.url("/api/v1/usage/bob/probe")).send().await.expect("usage").json().await.expect("json");
+    assert_eq!(
+        v["exclusive_bytes"], v["total_bytes"],
+        "bob's figures must not show that another repository shares his layer: {v}"
+    );
+    let v: Value = bob.get(s.url("/api/v1/usage/bob")).send().await.expect("usage").json().await.expect("json");
+    assert_eq!(v["repositories"][0]["exclusive_bytes"], v["repositories"][0]["total_bytes"], "{v}");
+    // The administrator sees the sharing.
+    let v: Value = s.client.get(s.url("/api/v1/usage/bob/probe")).send().await.expect("usage").json().await.expect("json");
+    let (total, exclusive) = (v["total_bytes"].as_i64().expect("total"), v["exclusive_bytes"].as_i64().expect("excl"));
+    assert!(exclusive < total, "{v}");
+}

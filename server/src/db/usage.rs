@@ -14,10 +14,15 @@ impl Db {
     }
 
     /// For repository `name`: bytes of the distinct blobs and manifests it references, and of those
-    /// no other repository references (what deleting it would free).
-    pub async fn repository_usage(&self, name: &str) -> Result<(i64, i64), DbError> {
-        with_pool!(self, p => {
-            let row: (Option<i64>, Option<i64>) = sqlx::query_as(
+    /// the bytes no other repository references (what deleting it would free) — or, with `among`,
+    /// no other repository of that list references.
+    pub async fn repository_usage(&self, name: &str, among: Option<&[String]>) -> Result<(i64, i64), DbError> {
+        let others = match among {
+            None => String::new(),
+            Some([]) => " AND 1 = 0".to_owned(),
+            Some(list) => format!(" AND r.name IN ({})", (2..list.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")),
+        };
+        let sql = format!(
                 "WITH mine AS (
                      SELECT DISTINCT mb.digest FROM manifest_blobs mb
                      JOIN manifests m ON m.id = mb.manifest_id
@@ -29,11 +34,14 @@ impl Db {
                    CAST(COALESCE((SELECT SUM(b.size) FROM blobs b JOIN mine ON mine.digest = b.digest
                         WHERE NOT EXISTS (SELECT 1 FROM manifest_blobs mb JOIN manifests m ON m.id = mb.manifest_id
                                           JOIN repositories r ON r.id = m.repository_id
-                                          WHERE mb.digest = b.digest AND r.name <> $1)), 0) AS BIGINT)",
-            )
-            .bind(name)
-            .fetch_one(p)
-            .await?;
+                                          WHERE mb.digest = b.digest AND r.name <> $1{others})), 0) AS BIGINT)"
+        );
+        with_pool!(self, p => {
+            let mut q = sqlx::query_as::<_, (Option<i64>, Option<i64>)>(&sql).bind(name);
+            for n in among.unwrap_or(&[]) {
+                q = q.bind(n);
+            }
+            let row = q.fetch_one(p).await?;
             Ok((row.0.unwrap_or(0), row.1.unwrap_or(0)))
         })
     }
