@@ -198,12 +198,15 @@ pub fn postgres_url() -> Option<String> {
     Some(format!("{base}/rreg_test_{}", test_database_url_suffix()))
 }
 
+/// Storage environment for a bucket of this test's own on the test S3 server. A bucket, not a
+/// prefix in a shared one: moto lists a bucket by walking all of its keys, and a delete by another
+/// test meanwhile made the listing fail (`500` after every retry) — tests must not share it.
 fn s3_env(endpoint: String) -> Vec<(String, String)> {
-    let bucket = std::env::var("RREG_TEST_S3_BUCKET").unwrap_or_else(|_| "rreg-test".into());
-    let prefix = test_database_url_suffix();
+    let bucket = format!("rreg-{}", test_database_url_suffix().replace('_', "-"));
+    create_bucket(&endpoint, &bucket);
     [
         ("RREG__STORAGE__BACKEND", "url".to_owned()),
-        ("RREG__STORAGE__URL", format!("s3://{bucket}/{prefix}")),
+        ("RREG__STORAGE__URL", format!("s3://{bucket}/data")),
         ("RREG__STORAGE__OPTIONS__AWS_ENDPOINT", endpoint),
         ("RREG__STORAGE__OPTIONS__AWS_ALLOW_HTTP", "true".into()),
         ("RREG__STORAGE__OPTIONS__AWS_REGION", "us-east-1".into()),
@@ -217,6 +220,26 @@ fn s3_env(endpoint: String) -> Vec<(String, String)> {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect()
+}
+
+/// Creates `bucket` on the S3 server at `endpoint` (`http://host:port`; the test server takes
+/// unsigned requests), with one plain HTTP/1.1 request.
+fn create_bucket(endpoint: &str, bucket: &str) {
+    use std::io::{Read, Write};
+    let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut tcp = std::net::TcpStream::connect(host).unwrap_or_else(|e| panic!("S3 server {host}: {e}"));
+    write!(
+        tcp,
+        "PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("create bucket");
+    let mut answer = String::new();
+    let _ = tcp.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 200") || answer.starts_with("HTTP/1.0 200"),
+        "creating bucket {bucket}: {}",
+        answer.lines().next().unwrap_or("")
+    );
 }
 
 fn test_database_url_suffix() -> String {
