@@ -21,7 +21,12 @@ async fn new_user(s: &TestServer, name: &str, pw: &str) {
         .send()
         .await
         .expect("create user");
-    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap_or_default());
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap_or_default()
+    );
 }
 
 /// A refresh token from `POST /token` with a password or personal access token.
@@ -48,7 +53,13 @@ async fn redeem(s: &TestServer, refresh: &str) -> StatusCode {
         ("service", "rreg"),
         ("client_id", "test"),
     ];
-    s.anon.post(s.url("/token")).form(&form).send().await.expect("refresh").status()
+    s.anon
+        .post(s.url("/token"))
+        .form(&form)
+        .send()
+        .await
+        .expect("refresh")
+        .status()
 }
 
 /// A management API session token.
@@ -85,7 +96,10 @@ async fn pat(s: &TestServer, user: &str, pw: &str) -> (i64, String) {
         .expect("pat");
     assert_eq!(r.status(), StatusCode::CREATED);
     let v: Value = r.json().await.expect("json");
-    (v["id"].as_i64().expect("id"), v["secret"].as_str().expect("secret").to_owned())
+    (
+        v["id"].as_i64().expect("id"),
+        v["secret"].as_str().expect("secret").to_owned(),
+    )
 }
 
 #[tokio::test]
@@ -104,7 +118,11 @@ async fn revoking_a_token_ends_the_refresh_tokens_obtained_with_it() {
     assert!(r.status().is_success(), "{}", r.status());
     assert_eq!(redeem(&s, &from_pat).await, StatusCode::UNAUTHORIZED);
     // The token itself is refused too; what came from the password is untouched.
-    let r = client_with(Some(&basic("alice", &secret))).get(s.url("/api/v1/user")).send().await.expect("user");
+    let r = client_with(Some(&basic("alice", &secret)))
+        .get(s.url("/api/v1/user"))
+        .send()
+        .await
+        .expect("user");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(redeem(&s, &from_password).await, StatusCode::OK);
 }
@@ -173,12 +191,21 @@ async fn a_deleted_account_leaves_nothing_a_new_one_of_the_same_name_can_use() {
     let old_session = session(&s, "alice", PW).await;
     let old_refresh = refresh_token(&s, "alice", PW).await;
     let (_, secret) = pat(&s, "alice", PW).await;
-    let r = s.client.delete(s.url("/api/v1/users/alice")).send().await.expect("delete");
+    let r = s
+        .client
+        .delete(s.url("/api/v1/users/alice"))
+        .send()
+        .await
+        .expect("delete");
     assert!(r.status().is_success(), "{}", r.status());
     new_user(&s, "alice", "another-password-1").await;
     assert_eq!(with_session(&s, &old_session).await, StatusCode::UNAUTHORIZED);
     assert_eq!(redeem(&s, &old_refresh).await, StatusCode::UNAUTHORIZED);
-    let r = client_with(Some(&basic("alice", &secret))).get(s.url("/api/v1/user")).send().await.expect("user");
+    let r = client_with(Some(&basic("alice", &secret)))
+        .get(s.url("/api/v1/user"))
+        .send()
+        .await
+        .expect("user");
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -206,7 +233,15 @@ async fn signing_out_of_the_ui_ends_the_session_on_the_server() {
     let page = |c: String| {
         let s = &s;
         async move {
-            s.anon.get(s.url("/ui/")).header("cookie", c).send().await.expect("page").text().await.expect("html")
+            s.anon
+                .get(s.url("/ui/"))
+                .header("cookie", c)
+                .send()
+                .await
+                .expect("page")
+                .text()
+                .await
+                .expect("html")
         }
     };
     assert!(page(cookie.clone()).await.contains("class=\"who\">alice<"), "signed in");
@@ -248,11 +283,30 @@ async fn an_administrators_token_below_repo_admin_is_not_an_administrator() {
     // user other than alice sees.
     assert!(catalog(s.client.clone()).await.contains("alice/secret"));
     assert!(!catalog(capped.clone()).await.contains("alice/secret"));
-    let r = capped.get(s.url(&format!("/v2/alice/secret/blobs/{d}"))).send().await.expect("blob");
-    assert!(r.status() == StatusCode::UNAUTHORIZED || r.status() == StatusCode::FORBIDDEN || r.status() == StatusCode::NOT_FOUND, "{}", r.status());
-    let r = capped.get(s.url("/api/v1/repositories/alice/secret")).send().await.expect("api");
+    let r = capped
+        .get(s.url(&format!("/v2/alice/secret/blobs/{d}")))
+        .send()
+        .await
+        .expect("blob");
+    assert!(
+        r.status() == StatusCode::UNAUTHORIZED
+            || r.status() == StatusCode::FORBIDDEN
+            || r.status() == StatusCode::NOT_FOUND,
+        "{}",
+        r.status()
+    );
+    let r = capped
+        .get(s.url("/api/v1/repositories/alice/secret"))
+        .send()
+        .await
+        .expect("api");
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let r = s.client.get(s.url("/api/v1/repositories/alice/secret")).send().await.expect("api");
+    let r = s
+        .client
+        .get(s.url("/api/v1/repositories/alice/secret"))
+        .send()
+        .await
+        .expect("api");
     assert_eq!(r.status(), StatusCode::OK);
     // Through the token flow too: a registry token obtained with the capped token keeps the cap.
     let r = capped
@@ -263,7 +317,11 @@ async fn an_administrators_token_below_repo_admin_is_not_an_administrator() {
     let t: Value = r.json().await.expect("json");
     let bearer = client_with(Some(&format!("Bearer {}", t["token"].as_str().expect("token"))));
     assert!(!catalog(bearer.clone()).await.contains("alice/secret"));
-    let r = bearer.get(s.url(&format!("/v2/alice/secret/blobs/{d}"))).send().await.expect("blob");
+    let r = bearer
+        .get(s.url(&format!("/v2/alice/secret/blobs/{d}")))
+        .send()
+        .await
+        .expect("blob");
     assert_ne!(r.status(), StatusCode::OK);
 }
 
@@ -293,21 +351,44 @@ async fn wrong_guesses_from_one_address_do_not_lock_the_user_out_elsewhere() {
     // The attacker's address is stopped, even with the right password…
     let r = attacker.get(s.url("/v2/")).send().await.expect("guess");
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-    let r = from("127.0.0.2", Some(&basic("alice", PW))).get(s.url("/v2/")).send().await.expect("right");
+    let r = from("127.0.0.2", Some(&basic("alice", PW)))
+        .get(s.url("/v2/"))
+        .send()
+        .await
+        .expect("right");
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     // …while alice, from her own address, signs in, and so does her CI's token.
-    let r = from("127.0.0.3", Some(&basic("alice", PW))).get(s.url("/v2/")).send().await.expect("alice");
+    let r = from("127.0.0.3", Some(&basic("alice", PW)))
+        .get(s.url("/v2/"))
+        .send()
+        .await
+        .expect("alice");
     assert_eq!(r.status(), StatusCode::OK);
     let (_, token) = pat(&s, "alice", PW).await;
-    let r = from("127.0.0.4", Some(&basic("alice", &token))).get(s.url("/v2/")).send().await.expect("ci");
+    let r = from("127.0.0.4", Some(&basic("alice", &token)))
+        .get(s.url("/v2/"))
+        .send()
+        .await
+        .expect("ci");
     assert_eq!(r.status(), StatusCode::OK);
     // Guesses for another account from a fresh address count against that address only.
     let other = from("127.0.0.5", Some(&basic("bob", "wrong-guess")));
     for _ in 0..10 {
-        assert_eq!(other.get(s.url("/v2/")).send().await.expect("guess").status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            other.get(s.url("/v2/")).send().await.expect("guess").status(),
+            StatusCode::UNAUTHORIZED
+        );
     }
-    let r = from("127.0.0.5", Some(&basic("alice", PW))).get(s.url("/v2/")).send().await.expect("alice");
-    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "the address is limited whatever the account");
+    let r = from("127.0.0.5", Some(&basic("alice", PW)))
+        .get(s.url("/v2/"))
+        .send()
+        .await
+        .expect("alice");
+    assert_eq!(
+        r.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the address is limited whatever the account"
+    );
 }
 
 #[tokio::test]
@@ -316,17 +397,33 @@ async fn storage_usage_reveals_nothing_about_unreadable_repositories() {
     new_user(&s, "alice", PW).await;
     new_user(&s, "bob", "bob-password-1").await;
     let secret = b"alice's private layer".to_vec();
-    let d = format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&secret)));
+    let d = format!(
+        "sha256:{}",
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&secret))
+    );
     // alice's private repository references the layer (a manifest, not just a link).
     let push = |user: &str, pw: &str, repo: &str| {
         let c = client_with(Some(&basic(user, pw)));
         let (s, repo, secret, d) = (&s, repo.to_owned(), secret.clone(), d.clone());
         async move {
-            let r = c.post(s.url(&format!("/v2/{repo}/blobs/uploads/?digest={d}"))).body(secret.clone()).send().await.expect("blob");
+            let r = c
+                .post(s.url(&format!("/v2/{repo}/blobs/uploads/?digest={d}")))
+                .body(secret.clone())
+                .send()
+                .await
+                .expect("blob");
             assert_eq!(r.status(), StatusCode::CREATED);
             let config = br#"{"architecture":"amd64","os":"linux"}"#.to_vec();
-            let cd = format!("sha256:{}", hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&config)));
-            let r = c.post(s.url(&format!("/v2/{repo}/blobs/uploads/?digest={cd}"))).body(config.clone()).send().await.expect("config");
+            let cd = format!(
+                "sha256:{}",
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&config))
+            );
+            let r = c
+                .post(s.url(&format!("/v2/{repo}/blobs/uploads/?digest={cd}")))
+                .body(config.clone())
+                .send()
+                .await
+                .expect("config");
             assert_eq!(r.status(), StatusCode::CREATED);
             let m = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                 "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": config.len()},
@@ -347,14 +444,36 @@ async fn storage_usage_reveals_nothing_about_unreadable_repositories() {
     let bob = client_with(Some(&basic("bob", "bob-password-1")));
     // Both of his blobs (the layer and the config) count as his alone.
     let blobs = (secret.len() + br#"{"architecture":"amd64","os":"linux"}"#.len()) as i64;
-    let v: Value = bob.get(s.url("/api/v1/usage/bob/probe")).send().await.expect("usage").json().await.expect("json");
+    let v: Value = bob
+        .get(s.url("/api/v1/usage/bob/probe"))
+        .send()
+        .await
+        .expect("usage")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(
         v["exclusive_bytes"], blobs,
         "bob's figures must not show that another repository shares his layer: {v}"
     );
-    let v: Value = bob.get(s.url("/api/v1/usage/bob")).send().await.expect("usage").json().await.expect("json");
+    let v: Value = bob
+        .get(s.url("/api/v1/usage/bob"))
+        .send()
+        .await
+        .expect("usage")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(v["repositories"][0]["exclusive_bytes"], blobs, "{v}");
     // The administrator sees the sharing.
-    let v: Value = s.client.get(s.url("/api/v1/usage/bob/probe")).send().await.expect("usage").json().await.expect("json");
+    let v: Value = s
+        .client
+        .get(s.url("/api/v1/usage/bob/probe"))
+        .send()
+        .await
+        .expect("usage")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(v["exclusive_bytes"], 0, "both blobs are shared with alice/private: {v}");
 }

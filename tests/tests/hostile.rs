@@ -773,22 +773,46 @@ async fn web_surface_is_hardened() {
     let d = push_blob(&s, "admin/web", b"<html><script>alert(1)</script></html>").await;
     for (what, r) in [
         ("ui", s.anon.get(s.url("/ui/")).send().await.expect("ui")),
-        ("login page", s.anon.get(s.url("/ui/login")).send().await.expect("login")),
+        (
+            "login page",
+            s.anon.get(s.url("/ui/login")).send().await.expect("login"),
+        ),
         ("api", s.client.get(s.url("/api/v1/user")).send().await.expect("api")),
-        ("blob", s.client.get(s.url(&format!("/v2/admin/web/blobs/{d}"))).send().await.expect("blob")),
+        (
+            "blob",
+            s.client
+                .get(s.url(&format!("/v2/admin/web/blobs/{d}")))
+                .send()
+                .await
+                .expect("blob"),
+        ),
     ] {
         let h = r.headers();
-        assert_eq!(h.get("x-content-type-options").map(|v| v.as_bytes()), Some(&b"nosniff"[..]), "{what}");
-        assert_eq!(h.get("x-frame-options").map(|v| v.as_bytes()), Some(&b"DENY"[..]), "{what}");
+        assert_eq!(
+            h.get("x-content-type-options").map(|v| v.as_bytes()),
+            Some(&b"nosniff"[..]),
+            "{what}"
+        );
+        assert_eq!(
+            h.get("x-frame-options").map(|v| v.as_bytes()),
+            Some(&b"DENY"[..]),
+            "{what}"
+        );
         assert!(h.get("referrer-policy").is_some(), "{what}");
-        assert!(h.get("strict-transport-security").is_none(), "{what}: no HSTS over plain HTTP");
+        assert!(
+            h.get("strict-transport-security").is_none(),
+            "{what}: no HSTS over plain HTTP"
+        );
         if what == "ui" || what == "login page" {
             let csp = h
                 .get("content-security-policy")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_else(|| panic!("{what}: no CSP"))
                 .to_owned();
-            assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
+            assert!(
+                csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+                "{csp}"
+            );
             assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
             let html = r.text().await.expect("html");
             for inline in ["onclick=", "onload=", "javascript:", "<script>"] {
@@ -797,15 +821,31 @@ async fn web_surface_is_hardened() {
         }
     }
     let js = s.anon.get(s.url("/ui/app.js")).send().await.expect("js");
-    assert!(js.headers()["content-type"].to_str().expect("type").starts_with("text/javascript"));
+    assert!(js.headers()["content-type"]
+        .to_str()
+        .expect("type")
+        .starts_with("text/javascript"));
 
     // Sign-in and sign-out from another site are refused and set no cookie.
     let form = [("username", "admin"), ("password", ADMIN_PASSWORD), ("next", "/ui/")];
     for (name, value) in [("origin", "http://evil.example"), ("sec-fetch-site", "cross-site")] {
-        let r = s.anon.post(s.url("/ui/login")).header(name, value).form(&form).send().await.expect("login");
+        let r = s
+            .anon
+            .post(s.url("/ui/login"))
+            .header(name, value)
+            .form(&form)
+            .send()
+            .await
+            .expect("login");
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name}: {value}");
         assert!(r.headers().get("set-cookie").is_none(), "{name}: {value}");
-        let r = s.anon.post(s.url("/ui/logout")).header(name, value).send().await.expect("logout");
+        let r = s
+            .anon
+            .post(s.url("/ui/logout"))
+            .header(name, value)
+            .send()
+            .await
+            .expect("logout");
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name}: {value}");
         assert!(r.headers().get("set-cookie").is_none(), "{name}: {value}");
     }
@@ -822,7 +862,16 @@ async fn web_surface_is_hardened() {
         .expect("login");
     assert_eq!(r.status().as_u16(), 303, "{}", r.text().await.unwrap_or_default());
     let cookie = r.headers()["set-cookie"].to_str().expect("cookie").to_owned();
-    assert!(cookie.starts_with("rreg_session=") && !cookie.contains("Secure"), "{cookie}");
-    let r = s.anon.post(s.url("/ui/logout")).header("origin", &origin).send().await.expect("logout");
+    assert!(
+        cookie.starts_with("rreg_session=") && !cookie.contains("Secure"),
+        "{cookie}"
+    );
+    let r = s
+        .anon
+        .post(s.url("/ui/logout"))
+        .header("origin", &origin)
+        .send()
+        .await
+        .expect("logout");
     assert_eq!(r.status().as_u16(), 303);
 }

@@ -181,18 +181,35 @@ async fn https_with_a_private_ca_and_a_redirect() {
     assert!(ok && out.ends_with("200"), "{out}");
     // Over TLS: HSTS everywhere, and the UI's session cookie is Secure.
     let (ok, out) = run("curl", &["-sS", "--cacert", &ca, "-D", "-", "-o", "/dev/null", &url]);
-    assert!(ok && out.to_ascii_lowercase().contains("strict-transport-security: max-age="), "{out}");
+    assert!(
+        ok && out.to_ascii_lowercase().contains("strict-transport-security: max-age="),
+        "{out}"
+    );
     let login = format!("https://127.0.0.1:{https}/ui/login");
     let form = format!("username=admin&password={ADMIN_PASSWORD}&next=/ui/");
     let (ok, out) = run(
         "curl",
-        &["-sS", "--cacert", &ca, "-D", "-", "-o", "/dev/null", "--data", &form, &login],
+        &[
+            "-sS",
+            "--cacert",
+            &ca,
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "--data",
+            &form,
+            &login,
+        ],
     );
     let cookie = out
         .lines()
         .find(|l| l.to_ascii_lowercase().starts_with("set-cookie: rreg_session="))
         .unwrap_or_default();
-    assert!(ok && cookie.contains("; Secure") && cookie.contains("HttpOnly"), "{out}");
+    assert!(
+        ok && cookie.contains("; Secure") && cookie.contains("HttpOnly"),
+        "{out}"
+    );
     // Without the CA the certificate is refused.
     let (ok, out) = run("curl", &["-sS", "-o", "/dev/null", &url]);
     assert!(!ok, "an unknown CA must fail: {out}");

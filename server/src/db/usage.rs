@@ -20,10 +20,16 @@ impl Db {
         let others = match among {
             None => String::new(),
             Some([]) => " AND 1 = 0".to_owned(),
-            Some(list) => format!(" AND r.name IN ({})", (2..list.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")),
+            Some(list) => format!(
+                " AND r.name IN ({})",
+                (2..list.len() + 2)
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         };
         let sql = format!(
-                "WITH mine AS (
+            "WITH mine AS (
                      SELECT DISTINCT mb.digest FROM manifest_blobs mb
                      JOIN manifests m ON m.id = mb.manifest_id
                      JOIN repositories r ON r.id = m.repository_id WHERE r.name = $1)

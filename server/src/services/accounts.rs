@@ -622,11 +622,14 @@ impl Accounts {
         let claims = self.verify_cached(token, &self.api_audience())?;
         let ended = || ServiceError::Unauthorized("the session has ended; sign in again".into());
         let u = self.db.user_by_name(&claims.sub).await?.ok_or_else(ended)?;
-        if claims.uid != Some(u.id) {
+        // The id, and the account's creation before the session: SQLite may give a new account the
+        // id of a deleted one, but never a creation time earlier than a session of the old one.
+        let issued = claims.iat_ms.unwrap_or(0);
+        if claims.uid != Some(u.id) || issued < u.created_at {
             return Err(ended());
         }
         let (valid_after, revoked) = self.db.session_state(u.id, &claims.jti).await?;
-        if revoked || claims.iat_ms.unwrap_or(0) < valid_after {
+        if revoked || issued < valid_after {
             return Err(ended());
         }
         Ok(principal(&u, None))
@@ -635,7 +638,9 @@ impl Accounts {
     /// Ends one session (signing out of the web UI): it is refused until it would have expired.
     pub async fn end_session(&self, token: &str) -> Result<(), ServiceError> {
         let claims = self.verify_cached(token, &self.api_audience())?;
-        self.db.revoke_session(&claims.jti, claims.exp.saturating_mul(1000)).await?;
+        self.db
+            .revoke_session(&claims.jti, claims.exp.saturating_mul(1000))
+            .await?;
         Ok(())
     }
 

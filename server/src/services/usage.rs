@@ -42,7 +42,11 @@ impl Accounts {
     /// (`None`); for anyone else only the namespace's repositories they may read, so the figure
     /// never tells that some content exists where they cannot look (pushing a guessed layer and
     /// watching one's own exclusive bytes fall would otherwise be an existence oracle).
-    async fn sharing_scope(&self, who: Option<&Principal>, namespace: &str) -> Result<Option<Vec<String>>, ServiceError> {
+    async fn sharing_scope(
+        &self,
+        who: Option<&Principal>,
+        namespace: &str,
+    ) -> Result<Option<Vec<String>>, ServiceError> {
         if !self.settings.enabled || who.is_some_and(crate::services::orgs::acts_as_admin) {
             return Ok(None);
         }

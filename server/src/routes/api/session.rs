@@ -9,9 +9,9 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{no_content, ok, ApiResult, RawBody, Who};
-use crate::services::ServiceError;
 use crate::routes::AppState;
 use crate::services::orgs::Orgs;
+use crate::services::ServiceError;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,6 +48,7 @@ pub(super) async fn end_all(State(s): State<AppState>, who: Who) -> ApiResult {
         return Err(ServiceError::Denied("a personal access token cannot end its owner's sessions".into()).into());
     }
     s.accounts.end_all_sessions(p).await?;
-    who.audit(&Orgs::new(&s.accounts), "logout.everywhere", &p.name, "").await;
+    who.audit(&Orgs::new(&s.accounts), "logout.everywhere", &p.name, "")
+        .await;
     no_content()
 }
