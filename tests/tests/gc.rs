@@ -177,6 +177,7 @@ async fn collection_frees_only_what_nothing_needs() {
 async fn collector_in_a_loop_beside_concurrent_pushes_retags_and_deletes() {
     let srv = TestServer::start_with_env(&[("RREG__GC__INTERVAL_SECS", "0")]).await;
     let grace = "2";
+    let grace_secs: u64 = 2;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     // The collector: a loop of `rreg-server gc` processes.
     let gc_loop = {
@@ -218,15 +219,6 @@ async fn collector_in_a_loop_beside_concurrent_pushes_retags_and_deletes() {
                 i += 1;
                 let own = format!("worker {w} image {i}").into_bytes();
                 let config = format!(r#"{{"w":{w},"i":{i}}}"#).into_bytes();
-                for blob in [&config, &own, &shared] {
-                    let r = c
-                        .post(srv_url(&format!("/v2/{repo}/blobs/uploads/?digest={}", digest(blob))))
-                        .body(blob.to_vec())
-                        .send()
-                        .await
-                        .expect("upload");
-                    assert_eq!(r.status(), 201);
-                }
                 let layers: Vec<serde_json::Value> = [&own, &shared]
                     .iter()
                     .map(|l| json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": digest(l), "size": l.len()}))
@@ -238,14 +230,49 @@ async fn collector_in_a_loop_beside_concurrent_pushes_retags_and_deletes() {
                 })
                 .to_string();
                 let tag = format!("t{i}");
-                let r = c
-                    .put(srv_url(&format!("/v2/{repo}/manifests/{tag}")))
-                    .header("content-type", OCI_MANIFEST)
-                    .body(manifest.clone())
-                    .send()
-                    .await
-                    .expect("put");
-                assert_eq!(r.status(), 201, "push {repo}:{tag}: {}", r.text().await.unwrap_or_default());
+                let mut attempt = 0;
+                loop {
+                    attempt += 1;
+                    // Taken before the first upload is sent: the server's age of each blob is at
+                    // most this long when the manifest PUT is answered.
+                    let sent = Instant::now();
+                    for blob in [&config, &own, &shared] {
+                        let r = c
+                            .post(srv_url(&format!("/v2/{repo}/blobs/uploads/?digest={}", digest(blob))))
+                            .body(blob.to_vec())
+                            .send()
+                            .await
+                            .expect("upload");
+                        assert_eq!(r.status(), 201);
+                    }
+                    let r = c
+                        .put(srv_url(&format!("/v2/{repo}/manifests/{tag}")))
+                        .header("content-type", OCI_MANIFEST)
+                        .body(manifest.clone())
+                        .send()
+                        .await
+                        .expect("put");
+                    let status = r.status().as_u16();
+                    if status == 201 {
+                        break;
+                    }
+                    // Blobs no manifest references are the collector's once older than the grace
+                    // period: a push slower than that (a loaded machine) is refused, as a client
+                    // would see it, and pushed again. Refused, never acknowledged and then lost;
+                    // and never within the grace period.
+                    let text = r.text().await.unwrap_or_default();
+                    let waited = sent.elapsed();
+                    assert!(
+                        status == 400 && text.contains("MANIFEST_BLOB_UNKNOWN"),
+                        "push {repo}:{tag}: {status} {text}"
+                    );
+                    assert!(
+                        waited >= Duration::from_secs(grace_secs),
+                        "push {repo}:{tag}: a blob was collected {waited:?} after its upload, within the grace period: {text}"
+                    );
+                    assert!(attempt < 20, "push {repo}:{tag} refused {attempt} times");
+                    eprintln!("push {repo}:{tag} took {waited:?}, longer than the grace period; pushing again");
+                }
                 tags.insert(tag.clone(), manifest.clone());
                 // Re-tag: point "latest" at the new image (a manifest PUT of the same bytes).
                 let r = c
