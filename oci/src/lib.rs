@@ -1,8 +1,10 @@
 //! rreg-oci: the types rreg-server and the rreg client share — digests, repository names, references,
 //! media types, manifests and the OCI error envelope. Parsing only; no I/O.
 
+pub mod api;
 pub mod compare;
 pub mod digest;
+pub mod distribution;
 pub mod error;
 pub mod image_config;
 pub mod image_ref;

@@ -5,15 +5,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ConnectInfo;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use std::net::TcpListener;
+
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header;
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, App, HttpResponse, HttpServer};
 
 use crate::config::{Settings, StorageBackend};
 use crate::db::Db;
-use crate::routes::{router, AppState};
+use crate::routes::body::BodyIdle;
+use crate::routes::{self, AppState, HeadLimit};
 use crate::services::{Accounts, Limits, Registry, ServiceError};
 use crate::storage::Storage;
 
@@ -58,9 +60,9 @@ pub async fn registry(settings: &Settings) -> Result<Registry, StartupError> {
 pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
-    app: axum::Router,
+    state: AppState,
     conn: ConnSettings,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: Option<rustls::ServerConfig>,
     /// The plain-HTTP listener that redirects to HTTPS, if configured.
     redirect: Option<(TcpListener, SocketAddr)>,
 }
@@ -69,7 +71,10 @@ impl Application {
     /// Prepares everything `run` needs.
     pub async fn build(settings: &Settings) -> Result<Application, StartupError> {
         let tls = if settings.server.tls() {
-            Some(crate::tls::acceptor(&settings.server.tls_cert, &settings.server.tls_key).map_err(StartupError::Tls)?)
+            Some(
+                crate::tls::server_config(&settings.server.tls_cert, &settings.server.tls_key)
+                    .map_err(StartupError::Tls)?,
+            )
         } else {
             None
         };
@@ -81,18 +86,18 @@ impl Application {
         if settings.gc.interval_secs > 0 {
             spawn_gc_schedule(registry.clone(), settings.gc.clone());
         }
-        let (listener, addr) = bind(&settings.server.listen).await?;
+        let (listener, addr) = bind(&settings.server.listen)?;
         let redirect = match (&tls, settings.server.http_redirect_listen.as_str()) {
-            (Some(_), l) if !l.is_empty() => Some(bind(l).await?),
+            (Some(_), l) if !l.is_empty() => Some(bind(l)?),
             _ => None,
         };
         Ok(Application {
             listener,
             addr,
-            app: router(AppState {
+            state: AppState {
                 registry,
                 accounts: Arc::new(accounts),
-            }),
+            },
             conn: ConnSettings::from(&settings.server),
             tls,
             redirect,
@@ -116,83 +121,63 @@ impl Application {
 
     /// Serves until SIGINT or SIGTERM, then lets requests in flight finish (up to 30 s).
     pub async fn run(self) -> std::io::Result<()> {
-        let graceful = GracefulShutdown::new();
-        let shutdown = shutdown_signal();
-        tokio::pin!(shutdown);
-        if let Some((listener, _)) = self.redirect {
-            tokio::spawn(redirect_loop(listener, self.addr.port(), self.conn.clone()));
+        let state = web::Data::new(self.state);
+        let idle = web::Data::new(BodyIdle(self.conn.body_idle_timeout));
+        let head = web::Data::new(HeadLimit(self.conn.max_header_bytes));
+        let to_https = web::Data::new(ToHttps(self.redirect.is_some().then_some(self.addr.port())));
+        let server = HttpServer::new(move || {
+            // The last `wrap` is the outermost: plain-HTTP redirect, logging, security headers,
+            // the head limit; the panic guard is around the whole application.
+            routes::CatchPanic(actix_service::IntoServiceFactory::into_factory(
+                App::new()
+                    .app_data(state.clone())
+                    .app_data(idle.clone())
+                    .app_data(head.clone())
+                    .app_data(to_https.clone())
+                    .configure(routes::configure)
+                    .wrap(from_fn(routes::limit_head))
+                    .wrap(from_fn(routes::security_headers))
+                    .wrap(from_fn(routes::log_request))
+                    .wrap(from_fn(redirect_plain)),
+            ))
+        })
+        .disable_signals()
+        .shutdown_timeout(30)
+        .tcp_nodelay(true)
+        // A client that does not finish its request head in time is answered `408` and dropped
+        // (slow loris); the same bound holds for the TLS handshake.
+        .client_request_timeout(self.conn.header_read_timeout.unwrap_or(Duration::ZERO))
+        .tls_handshake_timeout(self.conn.header_read_timeout.unwrap_or(Duration::from_secs(60)))
+        .keep_alive(Duration::from_secs(KEEP_ALIVE_SECS));
+        let server = match self.tls {
+            None => server.listen(self.listener)?,
+            Some(config) => server.listen_rustls_0_23(self.listener, config)?,
+        };
+        let server = match self.redirect {
+            Some((listener, _)) => server.listen(listener)?,
+            None => server,
         }
-        loop {
-            let (tcp, peer) = tokio::select! {
-                accepted = self.listener.accept() => match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // Out of file descriptors and the like: wait a little rather than spin.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                },
-                _ = &mut shutdown => break,
-            };
-            let _ = tcp.set_nodelay(true);
-            let service = connection_service(self.app.clone(), peer, self.conn.body_idle_timeout);
-            let builder = self.conn.builder();
-            match &self.tls {
-                None => {
-                    let conn = builder.serve_connection(TokioIo::new(tcp), service);
-                    let conn = graceful.watch(conn);
-                    tokio::spawn(async move {
-                        if let Err(e) = conn.await {
-                            tracing::debug!(error = %e, %peer, "connection ended with an error");
-                        }
-                    });
-                }
-                Some(acceptor) => {
-                    let acceptor = acceptor.clone();
-                    let watcher = graceful.watcher();
-                    let handshake_timeout = self.conn.header_read_timeout.unwrap_or(Duration::from_secs(60));
-                    tokio::spawn(async move {
-                        // A client that never finishes the handshake is dropped like a slow header.
-                        let stream = match tokio::time::timeout(handshake_timeout, acceptor.accept(tcp)).await {
-                            Ok(Ok(s)) => s,
-                            Ok(Err(e)) => {
-                                tracing::debug!(error = %e, %peer, "TLS handshake failed");
-                                return;
-                            }
-                            Err(_) => {
-                                tracing::debug!(%peer, "TLS handshake timed out");
-                                return;
-                            }
-                        };
-                        let conn = builder.serve_connection(TokioIo::new(stream), service);
-                        if let Err(e) = watcher.watch(conn).await {
-                            tracing::debug!(error = %e, %peer, "connection ended with an error");
-                        }
-                    });
-                }
-            }
-        }
-        drop(self.listener);
-        if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())
-            .await
-            .is_err()
-        {
-            tracing::warn!("requests still running after 30 s; stopping anyway");
-        }
-        Ok(())
+        .run();
+        let handle = server.handle();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            // Stops accepting, lets requests in flight finish (up to `shutdown_timeout`).
+            handle.stop(true).await;
+        });
+        server.await
     }
 }
 
-async fn bind(listen: &str) -> Result<(TcpListener, SocketAddr), StartupError> {
-    let listener = TcpListener::bind(listen).await.map_err(|source| StartupError::Bind {
+/// How long an idle kept-alive connection stays open (nginx's default).
+const KEEP_ALIVE_SECS: u64 = 75;
+
+fn bind(listen: &str) -> Result<(TcpListener, SocketAddr), StartupError> {
+    let err = |source| StartupError::Bind {
         addr: listen.to_owned(),
         source,
-    })?;
-    let addr = listener.local_addr().map_err(|source| StartupError::Bind {
-        addr: listen.to_owned(),
-        source,
-    })?;
+    };
+    let listener = TcpListener::bind(listen).map_err(err)?;
+    let addr = listener.local_addr().map_err(err)?;
     Ok((listener, addr))
 }
 
@@ -215,62 +200,27 @@ impl From<&crate::config::ServerSettings> for ConnSettings {
     }
 }
 
-impl ConnSettings {
-    /// An HTTP/1 connection builder enforcing the limits: slow or oversized request heads close the
-    /// connection (`431` for the latter) instead of holding it.
-    fn builder(&self) -> http1::Builder {
-        let mut b = http1::Builder::new();
-        b.timer(TokioTimer::new())
-            .header_read_timeout(self.header_read_timeout)
-            .max_header_size(self.max_header_bytes);
-        b
+/// The HTTPS port plain-HTTP requests are sent to, when the redirect listener is configured.
+#[derive(Clone, Copy)]
+struct ToHttps(Option<u16>);
+
+/// Answers every request that came over plain HTTP, when TLS is on, with a `308` to the same path
+/// on the HTTPS port.
+async fn redirect_plain(
+    req: ServiceRequest,
+    next: Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let port = req.app_data::<web::Data<ToHttps>>().and_then(|t| t.0);
+    match port {
+        Some(port) if !req.app_config().secure() => {
+            let resp = https_redirect(&req, port);
+            Ok(req.into_response(resp))
+        }
+        _ => Ok(next.call(req).await?.map_into_boxed_body()),
     }
 }
 
-/// The router as one connection's service: each request carries the peer address (as
-/// `into_make_service_with_connect_info::<SocketAddr>` would) and a body that fails once it stalls
-/// longer than `idle`.
-fn connection_service(
-    app: axum::Router,
-    peer: SocketAddr,
-    idle: Option<Duration>,
-) -> impl hyper::service::Service<
-    hyper::Request<hyper::body::Incoming>,
-    Response = axum::response::Response,
-    Error = std::convert::Infallible,
-    Future = impl Send,
-> + Clone {
-    hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-        let mut app = app.clone();
-        let mut req = match idle {
-            Some(t) => req.map(|b| axum::body::Body::new(tower_http::timeout::TimeoutBody::new(t, b))),
-            None => req.map(axum::body::Body::new),
-        };
-        req.extensions_mut().insert(ConnectInfo(peer));
-        tower_service::Service::call(&mut app, req)
-    })
-}
-
-/// Answers every plain-HTTP request with a `308` to the same path on the HTTPS port.
-async fn redirect_loop(listener: TcpListener, https_port: u16, conn: ConnSettings) {
-    loop {
-        let Ok((tcp, _)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
-        let builder = conn.builder();
-        let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| async move {
-            Ok::<_, std::convert::Infallible>(https_redirect(&req, https_port))
-        });
-        tokio::spawn(async move {
-            let _ = builder.serve_connection(TokioIo::new(tcp), service).await;
-        });
-    }
-}
-
-fn https_redirect<B>(req: &hyper::Request<B>, https_port: u16) -> axum::response::Response {
-    use axum::http::{header, HeaderValue, StatusCode};
-    use axum::response::IntoResponse;
+fn https_redirect(req: &ServiceRequest, https_port: u16) -> HttpResponse {
     let host = req
         .headers()
         .get(header::HOST)
@@ -285,14 +235,12 @@ fn https_redirect<B>(req: &hyper::Request<B>, https_port: u16) -> axum::response
         .unwrap_or("localhost");
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let location = format!("https://{host}:{https_port}{path}");
-    let mut resp = StatusCode::PERMANENT_REDIRECT.into_response();
-    match HeaderValue::from_str(&location) {
-        Ok(v) => {
-            resp.headers_mut().insert(header::LOCATION, v);
-        }
-        Err(_) => *resp.status_mut() = StatusCode::BAD_REQUEST,
+    match header::HeaderValue::from_str(&location) {
+        Ok(v) => HttpResponse::PermanentRedirect()
+            .insert_header((header::LOCATION, v))
+            .finish(),
+        Err(_) => HttpResponse::BadRequest().finish(),
     }
-    resp
 }
 
 /// Collects garbage every `gc.interval_secs` while serving (first run one interval after start).

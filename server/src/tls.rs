@@ -1,17 +1,16 @@
 //! HTTPS: the rustls server configuration read from the PEM files `server.tls_cert` and
-//! `server.tls_key` (ring as the crypto provider; HTTP/1.1 announced by ALPN).
+//! `server.tls_key` (ring as the crypto provider; actix-web announces HTTP/1.1 by ALPN).
 
 use std::path::Path;
 use std::sync::Arc;
 
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio_rustls::rustls::{self, ServerConfig};
-use tokio_rustls::TlsAcceptor;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::ServerConfig;
 
-/// A TLS acceptor for the certificate chain in `cert` and the private key in `key`; the error names
-/// the file at fault.
-pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
+/// The TLS configuration for the certificate chain in `cert` and the private key in `key`; the
+/// error names the file at fault.
+pub fn server_config(cert: &Path, key: &Path) -> Result<ServerConfig, String> {
     if cert.as_os_str().is_empty() || key.as_os_str().is_empty() {
         return Err("server.tls_cert and server.tls_key must both be set".into());
     }
@@ -24,12 +23,10 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, String> {
     }
     let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
+    ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?
         .with_no_client_auth()
         .with_single_cert(chain, key_der)
-        .map_err(|e| format!("{} / {}: {e}", cert.display(), key.display()))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(TlsAcceptor::from(Arc::new(config)))
+        .map_err(|e| format!("{} / {}: {e}", cert.display(), key.display()))
 }

@@ -458,6 +458,31 @@ async fn oversized_heads_are_refused() {
 }
 
 #[tokio::test]
+async fn the_configured_head_limit_is_enforced() {
+    // `server.max_header_bytes` below the HTTP layer's own limits: the server's check answers.
+    let s = TestServer::start_with_env(&[("RREG__SERVER__MAX_HEADER_BYTES", "4096")]).await;
+    let head = |n: usize| {
+        format!(
+            "GET /v2/ HTTP/1.1\r\nHost: x\r\nAuthorization: {}\r\nX-Pad: {}\r\nConnection: close\r\n\r\n",
+            basic("admin", ADMIN_PASSWORD),
+            "a".repeat(n)
+        )
+    };
+    let resp = raw(&s.addr, head(8 * 1024).as_bytes(), Duration::from_secs(10)).await;
+    assert_eq!(status_of(&resp), 431, "{resp}");
+    let resp = raw(&s.addr, head(1024).as_bytes(), Duration::from_secs(10)).await;
+    assert_eq!(status_of(&resp), 200, "{resp}");
+    // Many small headers add up too.
+    let mut many = String::from("GET /v2/ HTTP/1.1\r\nHost: x\r\n");
+    for i in 0..60 {
+        many.push_str(&format!("X-H{i}: {}\r\n", "v".repeat(80)));
+    }
+    many.push_str("Connection: close\r\n\r\n");
+    let resp = raw(&s.addr, many.as_bytes(), Duration::from_secs(10)).await;
+    assert_eq!(status_of(&resp), 431, "{resp}");
+}
+
+#[tokio::test]
 async fn slow_clients_are_disconnected() {
     let s = TestServer::start_with_env(&[
         ("RREG__SERVER__HEADER_READ_TIMEOUT_SECS", "2"),

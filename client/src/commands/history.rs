@@ -77,7 +77,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 None => None,
             };
             // rreg-server has the history with every layer's size already measured.
-            if let Some((config, id, sizes)) = api_history(&client, &r, platform.as_ref(), args.compressed).await {
+            let api = api_history(&client, &r, platform.as_ref(), args.compressed).await;
+            if let Some((config, id, sizes)) = api.transpose()? {
                 let rows = history::rows(&config, &id, &sizes);
                 return print(&rows, &args);
             }
@@ -118,13 +119,14 @@ fn print(rows: &[history::Row], args: &Args) -> anyhow::Result<()> {
 }
 
 /// The history from rreg-server's browsing API: a config holding just the history, the image ID,
-/// and the layer sizes (as Docker measures them, or compressed). `None` elsewhere.
+/// and the layer sizes (as Docker measures them, or compressed). `None` elsewhere; an error when
+/// the registry's answer is not the browsing API's.
 async fn api_history(
     client: &Client,
     r: &ImageRef,
     platform: Option<&Platform>,
     compressed: bool,
-) -> Option<(ImageConfig, rreg_oci::Digest, Vec<u64>)> {
+) -> Option<anyhow::Result<(ImageConfig, rreg_oci::Digest, Vec<u64>)>> {
     let want = platform.cloned().unwrap_or_else(Platform::host);
     let path = format!(
         "repositories/{}/-/history/{}?platform={want}{}",
@@ -132,30 +134,27 @@ async fn api_history(
         r.reference(),
         if compressed { "" } else { "&sizes=1" }
     );
-    let v = crate::explore::api(client, &path).await?;
-    let item = v["items"].as_array()?.first()?.clone();
-    let id = rreg_oci::Digest::parse(item["config_digest"].as_str()?).ok()?;
+    let items = crate::explore::api::<rreg_oci::api::ImageHistory>(client, &path).await?;
+    let item = match items {
+        Ok(items) => items.into_iter().next()?,
+        Err(e) => return Some(Err(e)),
+    };
+    let id = rreg_oci::Digest::parse(&item.config_digest).ok()?;
     let mut config = ImageConfig {
-        created: item["created"].as_str().map(str::to_owned),
+        created: item.created,
         ..Default::default()
     };
     let mut sizes = Vec::new();
-    for e in item["history"].as_array()? {
-        let empty = e["empty_layer"].as_bool().unwrap_or(false);
-        let layer = &e["layer"];
-        if !layer.is_null() {
-            let size = if compressed {
-                &layer["size"]
-            } else {
-                &layer["diff_size"]
-            };
-            sizes.push(size.as_u64()?);
+    for e in item.history {
+        if let Some(layer) = &e.layer {
+            let size = if compressed { Some(layer.size) } else { layer.diff_size };
+            sizes.push(u64::try_from(size?).ok()?);
         }
         config.history.push(rreg_oci::History {
-            created: e["created"].as_str().map(str::to_owned),
-            created_by: Some(e["created_by"].as_str().unwrap_or("").to_owned()).filter(|s| !s.is_empty()),
-            comment: Some(e["comment"].as_str().unwrap_or("").to_owned()).filter(|s| !s.is_empty()),
-            empty_layer: empty.then_some(true),
+            created: e.created,
+            created_by: Some(e.created_by).filter(|s| !s.is_empty()),
+            comment: Some(e.comment).filter(|s| !s.is_empty()),
+            empty_layer: e.empty_layer.then_some(true),
             author: None,
         });
     }
@@ -163,7 +162,7 @@ async fn api_history(
     config
         .history
         .retain(|h| h.created_by.is_some() || h.empty_layer.is_some() || h.comment.is_some() || h.created.is_some());
-    Some((config, id, sizes))
+    Some(Ok((config, id, sizes)))
 }
 
 /// Layer sizes as Docker measures them, for layers read from the registry (from the local store

@@ -136,9 +136,12 @@ async fn explore_image(args: &Args, platform: Option<&Platform>) -> anyhow::Resu
     let mut path = format!("repositories/{repo}/-/layers/{reference}?max_changes=1000000");
     let want = platform.cloned().unwrap_or_else(Platform::host);
     path.push_str(&format!("&platform={}", want));
-    if let Some(v) = explore::api(&client, &path).await {
-        if let Some(item) = v["items"].as_array().and_then(|a| a.first()) {
-            return explore::from_api(&args.image, item);
+    if let Some(items) = explore::api::<rreg_oci::api::ImageLayers>(&client, &path)
+        .await
+        .transpose()?
+    {
+        if let Some(item) = items.into_iter().next() {
+            return Ok(explore::from_api(&args.image, item));
         }
     }
     // Any other registry: read the manifest and stream each layer once.

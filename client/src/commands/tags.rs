@@ -27,8 +27,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let r = ImageRef::parse_repository(&args.repository, &settings.default_registry())?;
     let client = client_for(&r, &settings)?;
     let repo = r.repository.as_str();
-    if let Some(v) = crate::explore::api(&client, &format!("repositories/{repo}/-/tags?n=1000")).await {
-        return print_rich(&v, args.quiet);
+    let rich = crate::explore::api::<rreg_oci::api::Tag>(&client, &format!("repositories/{repo}/-/tags?n=1000")).await;
+    if let Some(items) = rich.transpose()? {
+        return print_rich(&items, args.quiet);
     }
     let tags = client.list_tags(repo).await?;
     if args.quiet {
@@ -65,11 +66,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// The browsing API's tags as a table.
-fn print_rich(v: &serde_json::Value, quiet: bool) -> anyhow::Result<()> {
-    let items = v["items"].as_array().cloned().unwrap_or_default();
+fn print_rich(items: &[rreg_oci::api::Tag], quiet: bool) -> anyhow::Result<()> {
     if quiet {
-        for t in &items {
-            output::line(t["name"].as_str().unwrap_or(""))?;
+        for t in items {
+            output::line(&t.name)?;
         }
         return Ok(());
     }
@@ -84,38 +84,20 @@ fn print_rich(v: &serde_json::Value, quiet: bool) -> anyhow::Result<()> {
     ]
     .map(str::to_owned)
     .to_vec()];
-    for t in &items {
-        let platforms: Vec<String> = t["platforms"]
-            .as_array()
-            .map(|ps| {
-                ps.iter()
-                    .map(|p| {
-                        let mut s = format!(
-                            "{}/{}",
-                            p["os"].as_str().unwrap_or(""),
-                            p["architecture"].as_str().unwrap_or("")
-                        );
-                        if let Some(v) = p["variant"].as_str() {
-                            s.push('/');
-                            s.push_str(v);
-                        }
-                        s
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let when = |k: &str| match t[k].as_str() {
+    for t in items {
+        let platforms: Vec<String> = t.platforms.iter().map(ToString::to_string).collect();
+        let when = |at: Option<&str>| match at {
             Some(s) => output::since(Some(s)),
             None => "never".to_owned(),
         };
         table.push(vec![
-            t["name"].as_str().unwrap_or("").to_owned(),
-            t["digest"].as_str().unwrap_or("").to_owned(),
+            t.name.clone(),
+            t.digest.clone(),
             platforms.join(","),
-            output::human_size(t["size"].as_u64().unwrap_or(0)),
-            when("last_pushed"),
-            t["pushed_by"].as_str().unwrap_or("").to_owned(),
-            when("last_pulled"),
+            output::human_size(u64::try_from(t.size).unwrap_or(0)),
+            when(Some(&t.last_pushed)),
+            t.pushed_by.clone(),
+            when(t.last_pulled.as_deref()),
         ]);
     }
     use std::io::Write as _;

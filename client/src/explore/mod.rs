@@ -5,7 +5,7 @@
 
 use anyhow::Context as _;
 use futures::StreamExt as _;
-use rreg_oci::layers::{self, Change, ChangeKind, FileKind, ImageAnalysis, Inefficiency, LayerFiles, LayerReport};
+use rreg_oci::layers::{self, Change, ChangeKind, FileKind, ImageAnalysis, LayerFiles, LayerReport};
 use rreg_oci::Descriptor;
 use serde_json::Value;
 
@@ -15,17 +15,18 @@ use crate::credentials::DockerConfig;
 use crate::registry::auth::Scope;
 use crate::registry::Client;
 
-/// Reads `GET /api/v1/<path>` of the registry with the stored credentials (Basic), following
-/// `Link` pages and joining their `items`. `None` when the registry does not answer it as
-/// rreg-server does (any other registry, or an error: the caller falls back).
-pub async fn api(client: &Client, path: &str) -> Option<Value> {
+/// Reads the list `GET /api/v1/<path>` of the registry with the stored credentials (Basic),
+/// following `Link` pages and joining their `items`. `None` when the registry does not answer it
+/// as rreg-server does (any other registry, or an error: the caller falls back); `Some(Err)` when
+/// it answers a list that is not of `T` (a client and server that disagree on the contract).
+pub async fn api<T: serde::de::DeserializeOwned>(client: &Client, path: &str) -> Option<anyhow::Result<Vec<T>>> {
     let creds = DockerConfig::load().ok()?.credentials(&client.registry).ok()?;
     let http = reqwest::Client::builder()
         .user_agent(concat!("rreg/", env!("CARGO_PKG_VERSION")))
         .build()
         .ok()?;
     let mut url = client.url(&format!("api/v1/{path}")).ok()?;
-    let mut items: Vec<Value> = Vec::new();
+    let mut items: Vec<T> = Vec::new();
     loop {
         let mut rb = http.get(url.clone());
         if let Some(c) = creds.as_ref().filter(|c| !c.password.is_empty()) {
@@ -43,14 +44,22 @@ pub async fn api(client: &Client, path: &str) -> Option<Value> {
             .and_then(|l| l.split_once('>'))
             .map(|(u, _)| u.to_owned());
         let v: Value = resp.json().await.ok()?;
-        let page = v.get("items")?.as_array()?.clone();
-        items.extend(page);
+        // Only a list answer is rreg-server's; what it holds must then be read as `T`.
+        v.get("items")?.as_array()?;
+        match serde_json::from_value::<rreg_oci::api::Items<T>>(v) {
+            Ok(page) => items.extend(page.items),
+            Err(e) => {
+                return Some(Err(anyhow::anyhow!(
+                    "the registry's answer to /api/v1/{path} is not readable: {e}"
+                )))
+            }
+        }
         match next {
             Some(n) => url = client.resolve(&n).ok()?,
             None => break,
         }
     }
-    Some(serde_json::json!({ "items": items }))
+    Some(Ok(items))
 }
 
 /// Reads one `GET /api/v1/<path>` answer of the registry with the stored credentials (Basic).
@@ -121,63 +130,39 @@ pub struct Explored {
     pub analysis: ImageAnalysis,
 }
 
-fn num(v: &Value, k: &str) -> u64 {
-    v.get(k).and_then(Value::as_u64).unwrap_or(0)
-}
-
-/// Reads the browsing API's answer for one image (`…/-/layers/{ref}`, one item) back into the
-/// analysis model.
-pub fn from_api(image: &str, item: &Value) -> anyhow::Result<Explored> {
+/// Reads the browsing API's answer for one image (`…/-/layers/{ref}`) back into the analysis model.
+pub fn from_api(image: &str, item: rreg_oci::api::ImageLayers) -> Explored {
     let mut reports = Vec::new();
     let mut layers = Vec::new();
-    for l in item["layers"].as_array().context("layers")? {
-        let count = |k: &str| l[k]["count"].as_u64().unwrap_or(0);
-        let bytes = |k: &str| l[k]["bytes"].as_u64().unwrap_or(0);
-        let changes: Vec<Change> = serde_json::from_value(l["changes"].clone()).unwrap_or_default();
+    for l in item.layers {
         reports.push(LayerReport {
-            index: num(l, "index") as usize,
-            size: num(l, "files_size"),
-            file_count: num(l, "file_count"),
-            added: count("added"),
-            changed: count("changed"),
-            removed: count("removed"),
-            added_bytes: bytes("added"),
-            changed_bytes: bytes("changed"),
-            removed_bytes: bytes("removed"),
-            changes,
+            index: l.index,
+            size: l.files_size,
+            file_count: l.file_count,
+            added: l.added.count,
+            changed: l.changed.count,
+            removed: l.removed.count,
+            added_bytes: l.added.bytes,
+            changed_bytes: l.changed.bytes,
+            removed_bytes: l.removed.bytes,
+            changes: l.changes,
         });
-        layers.push((
-            l["digest"].as_str().unwrap_or("").to_owned(),
-            l["created_by"].as_str().unwrap_or("").to_owned(),
-        ));
+        layers.push((l.digest, l.created_by));
     }
-    let inefficiencies: Vec<Inefficiency> = serde_json::from_value(item["inefficiencies"].clone()).unwrap_or_default();
-    let platform = item["platform"].as_object().map(|p| {
-        let mut s = format!(
-            "{}/{}",
-            p.get("os").and_then(Value::as_str).unwrap_or(""),
-            p.get("architecture").and_then(Value::as_str).unwrap_or("")
-        );
-        if let Some(v) = p.get("variant").and_then(Value::as_str) {
-            s.push('/');
-            s.push_str(v);
-        }
-        s
-    });
-    Ok(Explored {
+    Explored {
         image: image.to_owned(),
-        platform,
+        platform: item.platform.map(|p| p.to_string()),
         layers,
         analysis: ImageAnalysis {
-            size_bytes: num(item, "size_bytes"),
-            user_size_bytes: num(item, "user_size_bytes"),
-            wasted_bytes: num(item, "wasted_bytes"),
-            wasted_user_percent: item["wasted_user_percent"].as_f64().unwrap_or(0.0),
-            efficiency: item["efficiency"].as_f64().unwrap_or(1.0),
+            size_bytes: item.size_bytes,
+            user_size_bytes: item.user_size_bytes,
+            wasted_bytes: item.wasted_bytes,
+            wasted_user_percent: item.wasted_user_percent,
+            efficiency: item.efficiency,
             layers: reports,
-            inefficiencies,
+            inefficiencies: item.inefficiencies,
         },
-    })
+    }
 }
 
 /// A CI threshold check, as `dive --ci` reports it.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use base64::Engine as _;
 use reqwest::StatusCode;
-use serde::Deserialize;
+use rreg_oci::api::TokenResponse;
 
 use super::error::{detail_from_body, RegistryError};
 use crate::credentials::Credentials;
@@ -93,14 +93,6 @@ fn parse_params(s: &str) -> HashMap<String, String> {
         out.insert(key.trim().to_ascii_lowercase(), value.trim().to_owned());
     }
     out
-}
-
-#[derive(Deserialize)]
-struct TokenResponse {
-    token: Option<String>,
-    access_token: Option<String>,
-    expires_in: Option<u64>,
-    refresh_token: Option<String>,
 }
 
 /// A token and when to stop using it.
@@ -202,15 +194,11 @@ pub(crate) async fn fetch_token(
         what: "a token request".into(),
         reason: e.to_string(),
     })?;
-    let value = t
-        .token
-        .or(t.access_token)
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| RegistryError::Protocol {
-            host: host.to_owned(),
-            what: "a token request".into(),
-            reason: "no token in the answer".into(),
-        })?;
+    let value = t.value().map(str::to_owned).ok_or_else(|| RegistryError::Protocol {
+        host: host.to_owned(),
+        what: "a token request".into(),
+        reason: "no token in the answer".into(),
+    })?;
     // Renew a little before the registry would refuse the token.
     let lifetime = t.expires_in.unwrap_or(60).max(10);
     let expires = Instant::now() + Duration::from_secs(lifetime.saturating_sub(5));

@@ -1,16 +1,10 @@
 //! Tag listing, following the `Link: <…>; rel="next"` pages.
 
 use reqwest::header::LINK;
-use serde::Deserialize;
+use rreg_oci::distribution::TagList;
 
 use super::auth::Scope;
 use super::Client;
-
-#[derive(Deserialize)]
-struct TagList {
-    #[serde(default)]
-    tags: Option<Vec<String>>,
-}
 
 impl Client {
     /// Every tag of `repo`, in the registry's order.
@@ -36,7 +30,7 @@ impl Client {
                 what: what.clone(),
                 reason: e.to_string(),
             })?;
-            let page_tags = page.tags.unwrap_or_default();
+            let page_tags = page.tags;
             let empty = page_tags.is_empty();
             out.extend(page_tags);
             match next {

@@ -1,11 +1,13 @@
-//! Registry tokens: JWTs signed ES256 (JWS compact form) with a P-256 key created on first start,
-//! `kid` = the key's RFC 7638 JWK thumbprint, and `access` claims as in Docker's token spec.
-//! The framing is a few lines of base64url and JSON; the cryptography is the `p256` crate's.
+//! Registry and session tokens: JWTs signed ES256 with a P-256 key created on first start, `kid` =
+//! the key's RFC 7638 JWK thumbprint, and `access` claims as in Docker's token spec. `jsonwebtoken`
+//! signs and verifies them (signature, algorithm, issuer, audience, `exp` and `nbf` with 30 s of
+//! leeway); `p256` creates the key and gives the public point for the thumbprint.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine as _;
-use p256::ecdsa::signature::{Signer, Verifier};
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use p256::ecdsa::{SigningKey, VerifyingKey};
 use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 use rand_core::OsRng;
 use serde::{Deserialize, Serialize};
@@ -51,13 +53,6 @@ pub struct Claims {
     pub cap: Option<String>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Header {
-    alg: String,
-    typ: String,
-    kid: String,
-}
-
 /// Why a token was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
@@ -78,8 +73,8 @@ pub enum TokenError {
 /// The signing key and the token parameters.
 #[derive(Clone)]
 pub struct TokenKeys {
-    signing: SigningKey,
-    verifying: VerifyingKey,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
     kid: String,
     issuer: String,
     ttl: i64,
@@ -112,11 +107,13 @@ impl TokenKeys {
     /// Loads a PKCS#8 PEM private key.
     pub fn from_pem(pem: &str, issuer: &str, ttl_secs: i64) -> Result<TokenKeys, TokenError> {
         let signing = SigningKey::from_pkcs8_pem(pem).map_err(|e| TokenError::Key(e.to_string()))?;
-        let verifying = *signing.verifying_key();
-        let kid = thumbprint(&verifying);
+        let (x, y) = public_point(signing.verifying_key());
+        let kid = thumbprint(&x, &y);
+        let encoding = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|e| TokenError::Key(e.to_string()))?;
+        let decoding = DecodingKey::from_ec_components(&x, &y).map_err(|e| TokenError::Key(e.to_string()))?;
         Ok(TokenKeys {
-            signing,
-            verifying,
+            encoding,
+            decoding,
             kid,
             issuer: issuer.to_owned(),
             ttl: ttl_secs.max(1),
@@ -177,71 +174,61 @@ impl TokenKeys {
     }
 
     fn sign(&self, claims: Claims) -> (String, Claims) {
-        let header = Header {
-            alg: "ES256".into(),
-            typ: "JWT".into(),
-            kid: self.kid.clone(),
-        };
-        let enc = |v: &dyn erased::Json| B64.encode(v.to_json());
-        let signing_input = format!("{}.{}", enc(&header), enc(&claims));
-        let sig: Signature = self.signing.sign(signing_input.as_bytes());
-        (format!("{signing_input}.{}", B64.encode(sig.to_bytes())), claims)
+        let mut header = Header::new(Algorithm::ES256);
+        header.typ = Some("JWT".into());
+        header.kid = Some(self.kid.clone());
+        // Signing with a valid EC key and serialisable claims does not fail; were it to, the empty
+        // token is refused by every verifier.
+        let token = jsonwebtoken::encode(&header, &claims, &self.encoding).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "signing a token failed");
+            String::new()
+        });
+        (token, claims)
     }
 
     /// Verifies a token's signature, issuer, audience and validity period.
     pub fn verify(&self, token: &str, aud: &str) -> Result<Claims, TokenError> {
-        let mut parts = token.split('.');
-        let (Some(h), Some(c), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-            return Err(TokenError::Malformed);
-        };
-        let header: Header = decode_json(h)?;
-        if header.alg != "ES256" || header.kid != self.kid {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if header.alg != Algorithm::ES256 || header.kid.as_deref() != Some(self.kid.as_str()) {
             return Err(TokenError::WrongKey);
         }
-        let sig_bytes = B64.decode(s).map_err(|_| TokenError::Malformed)?;
-        let sig = Signature::from_slice(&sig_bytes).map_err(|_| TokenError::Malformed)?;
-        let signing_input = &token[..h.len() + 1 + c.len()];
-        self.verifying
-            .verify(signing_input.as_bytes(), &sig)
-            .map_err(|_| TokenError::BadSignature)?;
-        let claims: Claims = decode_json(c)?;
-        let t = now();
-        if claims.exp + LEEWAY < t || claims.nbf - LEEWAY > t || claims.iat - LEEWAY > t {
+        let mut v = Validation::new(Algorithm::ES256);
+        v.leeway = LEEWAY.unsigned_abs();
+        v.validate_nbf = true;
+        v.set_audience(&[aud]);
+        v.set_issuer(&[self.issuer.as_str()]);
+        v.set_required_spec_claims(&["exp", "nbf", "iss", "aud"]);
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &v)
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature => TokenError::BadSignature,
+                ErrorKind::ExpiredSignature | ErrorKind::ImmatureSignature => TokenError::Expired,
+                ErrorKind::InvalidAudience | ErrorKind::InvalidIssuer => TokenError::WrongAudience,
+                ErrorKind::InvalidAlgorithm => TokenError::WrongKey,
+                _ => TokenError::Malformed,
+            })?
+            .claims;
+        // A token issued in the future is refused as one not yet valid.
+        if claims.iat - LEEWAY > now() {
             return Err(TokenError::Expired);
-        }
-        if claims.iss != self.issuer || claims.aud != aud {
-            return Err(TokenError::WrongAudience);
         }
         Ok(claims)
     }
 }
 
-fn decode_json<T: for<'de> Deserialize<'de>>(part: &str) -> Result<T, TokenError> {
-    let bytes = B64.decode(part).map_err(|_| TokenError::Malformed)?;
-    serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
-}
-
-/// RFC 7638 thumbprint of a P-256 public key: SHA-256 of the canonical JWK, base64url.
-fn thumbprint(key: &VerifyingKey) -> String {
+/// The public point of a P-256 key: base64url `x` and `y`, as in its JWK.
+fn public_point(key: &VerifyingKey) -> (String, String) {
     let point = key.to_encoded_point(false);
     let x = point.x().map(|x| B64.encode(x)).unwrap_or_default();
     let y = point.y().map(|y| B64.encode(y)).unwrap_or_default();
+    (x, y)
+}
+
+/// RFC 7638 thumbprint of a P-256 public key: SHA-256 of the canonical JWK, base64url.
+fn thumbprint(x: &str, y: &str) -> String {
     let jwk = format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#);
     let digest = rreg_oci::Digest::sha256(jwk.as_bytes());
     let raw = hex::decode(digest.hex()).unwrap_or_default();
     B64.encode(raw)
-}
-
-mod erased {
-    /// Serializes header and claims alike.
-    pub trait Json {
-        fn to_json(&self) -> Vec<u8>;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn to_json(&self) -> Vec<u8> {
-            serde_json::to_vec(self).unwrap_or_default()
-        }
-    }
 }
 
 #[cfg(test)]
@@ -277,6 +264,71 @@ mod tests {
             Err(TokenError::BadSignature)
         ));
         assert!(matches!(k.verify("a.b", "svc"), Err(TokenError::Malformed)));
+    }
+
+    /// A token framed and signed as rreg did before `jsonwebtoken` (header `alg`, `typ`, `kid` in
+    /// that order, the raw 64-byte P-256 signature): tokens issued before an upgrade stay valid.
+    fn previous_format(pem: &str, kid: &str, claims: &serde_json::Value) -> String {
+        use p256::ecdsa::signature::Signer;
+        use p256::ecdsa::Signature;
+        let key = SigningKey::from_pkcs8_pem(pem).expect("key");
+        let header = format!(r#"{{"alg":"ES256","typ":"JWT","kid":"{kid}"}}"#);
+        let input = format!(
+            "{}.{}",
+            B64.encode(header),
+            B64.encode(serde_json::to_vec(claims).expect("claims"))
+        );
+        let sig: Signature = key.sign(input.as_bytes());
+        format!("{input}.{}", B64.encode(sig.to_bytes()))
+    }
+
+    #[test]
+    fn tokens_of_the_previous_format_stay_valid() {
+        let pem = generate_pem().expect("pem");
+        let k = TokenKeys::from_pem(&pem, "rreg", 300).expect("keys");
+        let t = now();
+        let claims = serde_json::json!({
+            "iss": "rreg", "sub": "alice", "aud": "svc", "exp": t + 300, "nbf": t - 1, "iat": t,
+            "jti": "abc", "access": [{"type": "repository", "name": "a/b", "actions": ["pull", "push"]}],
+        });
+        let old = previous_format(&pem, k.kid(), &claims);
+        let c = k.verify(&old, "svc").expect("a token of the previous format is valid");
+        assert_eq!(c.sub, "alice");
+        assert_eq!(c.access[0].actions, vec!["pull", "push"]);
+        // Session tokens (with `uid` and `iat_ms`) too.
+        let mut session = claims.clone();
+        session["aud"] = "svc-api".into();
+        session["uid"] = 7.into();
+        session["iat_ms"] = (t * 1000).into();
+        let c = k
+            .verify(&previous_format(&pem, k.kid(), &session), "svc-api")
+            .expect("session");
+        assert_eq!((c.uid, c.iat_ms), (Some(7), Some(t * 1000)));
+        // And a token of the new code verifies with the old framing's rules: same header fields.
+        let (new, _) = k.issue("bob", "svc", Vec::new());
+        let h: serde_json::Value =
+            serde_json::from_slice(&B64.decode(new.split('.').next().expect("header")).expect("b64")).expect("json");
+        assert_eq!((h["alg"].as_str(), h["typ"].as_str()), (Some("ES256"), Some("JWT")));
+        assert_eq!(h["kid"].as_str(), Some(k.kid()));
+        // Expired, future and foreign tokens are refused.
+        let mut expired = claims.clone();
+        expired["exp"] = (t - 100).into();
+        assert!(matches!(
+            k.verify(&previous_format(&pem, k.kid(), &expired), "svc"),
+            Err(TokenError::Expired)
+        ));
+        let mut future = claims.clone();
+        future["iat"] = (t + 1000).into();
+        future["nbf"] = (t + 1000).into();
+        assert!(matches!(
+            k.verify(&previous_format(&pem, k.kid(), &future), "svc"),
+            Err(TokenError::Expired)
+        ));
+        let other = generate_pem().expect("pem");
+        assert!(matches!(
+            k.verify(&previous_format(&other, k.kid(), &claims), "svc"),
+            Err(TokenError::BadSignature)
+        ));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Credentials on the wire: `Authorization: Basic` and `Bearer` parsed into a `Caller`, and the
 //! `401` challenge (`WWW-Authenticate: Bearer realm=…,service=…,scope=…`) Docker's clients follow.
 
-use axum::http::{header, HeaderMap};
+use actix_web::http::header::{self, HeaderMap};
 use base64::Engine as _;
 use rreg_oci::ErrorCode;
 

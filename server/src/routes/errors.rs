@@ -1,8 +1,9 @@
 //! The one place errors become HTTP responses: OCI error envelopes for `/v2`. Internal failures are
 //! logged with their cause and answered with an opaque `UNKNOWN`.
 
-use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
 use rreg_oci::{DigestError, ErrorCode, ErrorEnvelope, NameError, ReferenceError};
 
 use crate::services::ServiceError;
@@ -66,7 +67,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::DigestInvalid(m) => ApiError::with_message(C::DigestInvalid, m),
             ServiceError::SizeInvalid(m) => ApiError::with_message(C::SizeInvalid, m),
             ServiceError::RangeInvalid { size } => {
-                ApiError::new(C::RangeInvalid).header(axum::http::header::CONTENT_RANGE, &format!("bytes */{size}"))
+                ApiError::new(C::RangeInvalid).header(header::CONTENT_RANGE, &format!("bytes */{size}"))
             }
             ServiceError::UploadOutOfOrder { expected, .. } => ApiError::with_message(
                 C::RangeInvalid,
@@ -93,7 +94,7 @@ impl From<ServiceError> for ApiError {
                 C::TooManyRequests,
                 format!("too many login attempts; retry in {retry_after} s"),
             )
-            .header(axum::http::header::RETRY_AFTER, &retry_after.to_string()),
+            .header(header::RETRY_AFTER, &retry_after.to_string()),
             ServiceError::BadRequest(m) => ApiError::with_message(C::Unsupported, m).status(StatusCode::BAD_REQUEST),
             ServiceError::NotFound(m) => ApiError::with_message(C::NameUnknown, m),
             ServiceError::Conflict(m) => ApiError::with_message(C::Denied, m).status(StatusCode::CONFLICT),
@@ -136,16 +137,17 @@ impl From<ReferenceError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The response: the status the code names (or the one set), the OCI error envelope, the headers.
+    pub fn into_response(self) -> HttpResponse {
         let status = self
             .status
             .unwrap_or_else(|| StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
         let body = ErrorEnvelope::single(self.code, self.message, self.detail);
-        let mut resp = (status, axum::Json(body)).into_response();
+        let mut resp = HttpResponse::build(status);
         for (k, v) in self.headers {
-            resp.headers_mut().insert(k, v);
+            resp.insert_header((k, v));
         }
-        resp
+        resp.json(body)
     }
 }

@@ -1,16 +1,19 @@
 //! `GET /healthz`: 200 once the database answers.
 
-use axum::extract::State;
-use axum::http::StatusCode;
+use actix_web::{web, HttpResponse};
 
 use super::AppState;
 
-pub async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+pub async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     match state.registry.db().ping().await {
-        Ok(()) => (StatusCode::OK, "ok\n"),
+        Ok(()) => HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body("ok\n"),
         Err(e) => {
             tracing::error!(error = %e, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n")
+            HttpResponse::ServiceUnavailable()
+                .content_type("text/plain; charset=utf-8")
+                .body("database unavailable\n")
         }
     }
 }

@@ -3,6 +3,7 @@
 
 mod api;
 pub mod auth;
+pub mod body;
 pub mod errors;
 mod health;
 mod token;
@@ -11,11 +12,13 @@ mod v2;
 
 use std::time::Instant;
 
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::middleware::{self, Next};
-use axum::response::Response;
-use axum::routing::{any, get};
-use axum::Router;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Response, Service, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
+use actix_web::{web, HttpResponse};
+use futures::future::LocalBoxFuture;
 
 use std::sync::Arc;
 
@@ -31,42 +34,85 @@ pub struct AppState {
     pub accounts: Arc<Accounts>,
 }
 
-/// The whole HTTP surface.
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/token", get(token::get_token).post(token::post_token))
-        .nest("/api/v1", api::router())
-        .merge(ui::router())
-        .route("/v2", any(v2::dispatch))
-        .route("/v2/", any(v2::dispatch))
-        .route("/v2/{*rest}", any(v2::dispatch))
-        .layer(middleware::from_fn(catch_panic))
-        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
-        .layer(middleware::from_fn(log_request))
-        // Bodies read whole (JSON of `/api/v1`, the form of `POST /token`) are bounded; `/v2` streams
-        // its bodies and bounds them itself.
-        .layer(DefaultBodyLimit::max(MAX_READ_BODY))
-        .with_state(state)
+/// The whole HTTP surface: `/healthz`, `/token`, `/api/v1`, the web UI and `/v2` (whose paths are
+/// split by `v2::route`, repository names holding slashes).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .service(
+            web::resource("/token")
+                .route(web::get().to(token::get_token))
+                .route(web::post().to(token::post_token)),
+        )
+        .service(api::scope())
+        .configure(ui::configure)
+        .service(web::resource(["/v2", "/v2/", "/v2/{rest:.*}"]).to(v2::dispatch));
 }
 
-/// A handler that panics answers `500` with an OCI error body (the panic hook of `telemetry` logs it
-/// on one line) instead of dropping the connection.
-async fn catch_panic(req: Request, next: Next) -> Response {
-    use futures::FutureExt;
-    match std::panic::AssertUnwindSafe(next.run(req)).catch_unwind().await {
-        Ok(resp) => resp,
-        Err(_) => {
-            let body = r#"{"errors":[{"code":"UNKNOWN","message":"internal server error"}]}"#;
-            let mut resp = Response::new(axum::body::Body::from(body));
-            *resp.status_mut() = axum::http::StatusCode::INTERNAL_SERVER_ERROR;
-            resp.headers_mut().insert(
-                axum::http::header::CONTENT_TYPE,
-                axum::http::HeaderValue::from_static("application/json"),
-            );
-            resp
-        }
+/// The application with a panic guard around it: a request whose handling panics is answered
+/// `500` with an OCI error body (the panic hook of `telemetry` logs the panic on one line) instead
+/// of dropping the connection. It wraps the whole application rather than being one of its
+/// middlewares because a middleware cannot hold on to the request while the router needs it alone.
+pub struct CatchPanic<F>(pub F);
+
+impl<Req, F> ServiceFactory<Req> for CatchPanic<F>
+where
+    F: ServiceFactory<Req>,
+    F::Response: Into<Response<BoxBody>>,
+    F::Future: 'static,
+    <F::Service as Service<Req>>::Future: 'static,
+{
+    type Response = Response<BoxBody>;
+    type Error = F::Error;
+    type Config = F::Config;
+    type Service = CatchPanicService<F::Service>;
+    type InitError = F::InitError;
+    type Future = LocalBoxFuture<'static, Result<Self::Service, Self::InitError>>;
+
+    fn new_service(&self, cfg: F::Config) -> Self::Future {
+        let service = self.0.new_service(cfg);
+        Box::pin(async move { service.await.map(CatchPanicService) })
     }
+}
+
+/// The service of [`CatchPanic`].
+pub struct CatchPanicService<S>(S);
+
+impl<Req, S> Service<Req> for CatchPanicService<S>
+where
+    S: Service<Req>,
+    S::Response: Into<Response<BoxBody>>,
+    S::Future: 'static,
+{
+    type Response = Response<BoxBody>;
+    type Error = S::Error;
+    type Future = LocalBoxFuture<'static, Result<Response<BoxBody>, S::Error>>;
+
+    fn poll_ready(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&self, req: Req) -> Self::Future {
+        use futures::FutureExt;
+        use std::panic::AssertUnwindSafe;
+        let Ok(fut) = std::panic::catch_unwind(AssertUnwindSafe(|| self.0.call(req))) else {
+            return Box::pin(async { Ok(panic_response()) });
+        };
+        Box::pin(async move {
+            match AssertUnwindSafe(fut).catch_unwind().await {
+                Ok(resp) => resp.map(Into::into),
+                Err(_) => Ok(panic_response()),
+            }
+        })
+    }
+}
+
+fn panic_response() -> Response<BoxBody> {
+    let body = r#"{"errors":[{"code":"UNKNOWN","message":"internal server error"}]}"#;
+    HttpResponse::InternalServerError()
+        .content_type("application/json")
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .body(body)
+        .into()
 }
 
 /// The Content-Security-Policy of the web UI: its own stylesheet and script, no inline script or
@@ -77,14 +123,14 @@ const UI_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; i
 /// Security headers on every answer: `nosniff` (blob downloads included: nothing is rendered as
 /// what it is not), no framing, no referrer to other sites; the UI's Content-Security-Policy; HSTS
 /// when served over TLS.
-async fn security_headers(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    use axum::http::{header, HeaderValue};
-    let ui = req.uri().path() == "/" || req.uri().path().starts_with("/ui");
-    let mut resp = next.run(req).await;
+pub(crate) async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let path = req.path();
+    let ui = path == "/" || path.starts_with("/ui");
+    let https = req.app_data::<web::Data<AppState>>().is_some_and(|s| s.accounts.https);
+    let mut resp = next.call(req).await?.map_into_boxed_body();
     let h = resp.headers_mut();
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -92,60 +138,106 @@ async fn security_headers(
     if ui {
         h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(UI_CSP));
     }
-    if state.accounts.https {
+    if https {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=31536000"),
         );
     }
-    resp
+    Ok(resp)
 }
 
+/// Refuses request heads larger than `server.max_header_bytes` (request line and headers) with
+/// `431`; the HTTP layer itself refuses heads over 128 KiB or with more than 96 headers.
+pub(crate) async fn limit_head(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let max = req.app_data::<web::Data<HeadLimit>>().map_or(usize::MAX, |l| l.0);
+    let uri = req.uri().to_string().len();
+    let size = req.headers().iter().fold(uri, |n, (k, v)| {
+        n.saturating_add(k.as_str().len())
+            .saturating_add(v.len())
+            .saturating_add(4)
+    });
+    if size > max {
+        let resp = HttpResponse::build(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+            .insert_header((header::CONNECTION, "close"))
+            .finish();
+        return Ok(req.into_response(resp));
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// The largest request head accepted, in bytes (`server.max_header_bytes`).
+#[derive(Clone, Copy)]
+pub struct HeadLimit(pub usize);
+
 /// Logs each request: method, path, status, response bytes, duration.
-async fn log_request(req: Request, next: Next) -> Response {
+pub(crate) async fn log_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    let path = req.path().to_owned();
     let started = Instant::now();
-    let resp = next.run(req).await;
-    let bytes = resp
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .or_else(|| axum::body::HttpBody::size_hint(resp.body()).exact())
-        .unwrap_or(0);
+    let resp = next.call(req).await;
+    let (status, bytes) = match &resp {
+        Ok(r) => (
+            r.status().as_u16(),
+            match r.response().body().size() {
+                actix_web::body::BodySize::Sized(n) => n,
+                _ => 0,
+            },
+        ),
+        Err(e) => (e.as_response_error().status_code().as_u16(), 0),
+    };
     tracing::info!(
         target: "rreg::http",
         %method,
         path,
-        status = resp.status().as_u16(),
+        status,
         bytes,
         ms = started.elapsed().as_secs_f64() * 1000.0,
         "request"
     );
-    resp
+    resp.map(ServiceResponse::map_into_boxed_body)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_web::{test, App};
 
-    #[tokio::test]
+    #[actix_web::test]
     async fn a_panicking_handler_answers_500_with_an_oci_error() {
         async fn boom() -> &'static str {
             panic!("boom")
         }
-        let mut app: Router = Router::new()
-            .route("/boom", get(boom))
-            .layer(middleware::from_fn(catch_panic));
-        let req = Request::builder()
-            .uri("/boom")
-            .body(axum::body::Body::empty())
-            .expect("request");
-        let resp = tower_service::Service::call(&mut app, req).await.expect("infallible");
-        assert_eq!(resp.status(), axum::http::StatusCode::INTERNAL_SERVER_ERROR);
-        let body = axum::body::to_bytes(resp.into_body(), 1024).await.expect("body");
+        async fn fine() -> &'static str {
+            "fine"
+        }
+        let app = App::new()
+            .route("/boom", web::get().to(boom))
+            .route("/fine", web::get().to(fine));
+        let factory = CatchPanic(actix_service::IntoServiceFactory::into_factory(app));
+        let svc = factory
+            .new_service(actix_web::dev::AppConfig::default())
+            .await
+            .expect("service");
+        let resp = svc
+            .call(test::TestRequest::get().uri("/boom").to_request())
+            .await
+            .expect("answer");
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = actix_web::body::to_bytes(resp.into_body()).await.expect("body");
         let v: serde_json::Value = serde_json::from_slice(&body).expect("json");
         assert_eq!(v["errors"][0]["code"], "UNKNOWN");
+        // The application goes on answering.
+        let resp = svc
+            .call(test::TestRequest::get().uri("/fine").to_request())
+            .await
+            .expect("answer");
+        assert_eq!(resp.status(), StatusCode::OK);
     }
 }

@@ -2,22 +2,19 @@
 //! `refresh_token` grants), issuing registry tokens for the scopes asked, limited to what is allowed.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
-use axum::extract::rejection::FormRejection;
-use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Form;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
 use rreg_oci::ErrorCode;
 
 use super::auth::basic_credentials;
+use super::body::peer_ip;
 use super::errors::ApiError;
 use super::AppState;
 use crate::auth::Scope;
 use crate::services::ServiceError;
 
-fn token_error(e: ServiceError) -> Response {
+fn token_error(e: ServiceError) -> HttpResponse {
     let mut err = ApiError::from(e);
     if err.code == ErrorCode::Unauthorized {
         err = err.status(StatusCode::UNAUTHORIZED);
@@ -25,19 +22,26 @@ fn token_error(e: ServiceError) -> Response {
     err.into_response()
 }
 
+/// An OAuth2 error answer (RFC 6749 §5.2).
+fn oauth_error(status: StatusCode, error: &str, description: String) -> HttpResponse {
+    HttpResponse::build(status).json(rreg_oci::api::OAuthError {
+        error: error.to_owned(),
+        error_description: description,
+    })
+}
+
 /// `GET /token?service=…&scope=…&offline_token=true` with Basic credentials or none.
-pub async fn get_token(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Query(params): Query<Vec<(String, String)>>,
-) -> Response {
+pub async fn get_token(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let accounts = &state.accounts;
-    let addr = peer.ip().to_string();
+    let addr = peer_ip(&req);
+    let headers = req.headers();
+    let params: Vec<(String, String)> = form_urlencoded::parse(req.query_string().as_bytes())
+        .into_owned()
+        .collect();
     if let Err(e) = accounts.check_login_rate(&addr) {
         return token_error(e);
     }
-    let who = match basic_credentials(&headers) {
+    let who = match basic_credentials(headers) {
         Some((u, p)) => match accounts.login(&u, &p, &addr).await {
             Ok(p) => Some(p),
             Err(e) => return token_error(e),
@@ -57,33 +61,27 @@ pub async fn get_token(
         let _ = accounts.db.audit(&p.name, "login", &p.name, "token", &addr).await;
     }
     match accounts.issue(who.as_ref(), &scopes, refresh).await {
-        Ok(t) => (StatusCode::OK, axum::Json(t)).into_response(),
+        Ok(t) => HttpResponse::Ok().json(t),
         Err(e) => token_error(e),
     }
 }
 
 /// `POST /token`: `grant_type=password` (username, password) or `grant_type=refresh_token`.
 pub async fn post_token(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    form: Result<Form<HashMap<String, String>>, FormRejection>,
-) -> Response {
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    form: Result<web::Form<HashMap<String, String>>, actix_web::Error>,
+) -> HttpResponse {
     let accounts = &state.accounts;
-    let addr = peer.ip().to_string();
+    let addr = peer_ip(&req);
     if let Err(e) = accounts.check_login_rate(&addr) {
         return token_error(e);
     }
     let form = match form {
-        Ok(Form(f)) => f,
+        Ok(f) => f.into_inner(),
         Err(e) => {
-            return (
-                e.status(),
-                axum::Json(serde_json::json!({
-                    "error": "invalid_request",
-                    "error_description": e.body_text(),
-                })),
-            )
-                .into_response()
+            let status = e.as_response_error().status_code();
+            return oauth_error(status, "invalid_request", e.to_string());
         }
     };
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
@@ -97,14 +95,13 @@ pub async fn post_token(
             Ok(p) => p,
             Err(e) => return token_error(e),
         },
-        other => return (
-            StatusCode::BAD_REQUEST,
-            axum::Json(serde_json::json!({
-                "error": "unsupported_grant_type",
-                "error_description": format!("grant_type {other:?} is not supported; use password or refresh_token"),
-            })),
-        )
-            .into_response(),
+        other => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                format!("grant_type {other:?} is not supported; use password or refresh_token"),
+            )
+        }
     };
     let refresh = if field("grant_type") == "refresh_token" {
         Some(field("refresh_token").to_owned())
@@ -120,10 +117,9 @@ pub async fn post_token(
         let _ = accounts.db.audit(&who.name, "login", &who.name, "oauth2", &addr).await;
     }
     match accounts.issue(Some(&who), &scopes, refresh).await {
-        Ok(t) => {
-            let mut body = serde_json::to_value(&t).unwrap_or_default();
-            body["scope"] = serde_json::Value::String(field("scope").to_owned());
-            (StatusCode::OK, axum::Json(body)).into_response()
+        Ok(mut t) => {
+            t.scope = Some(field("scope").to_owned());
+            HttpResponse::Ok().json(t)
         }
         Err(e) => token_error(e),
     }

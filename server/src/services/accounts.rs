@@ -20,15 +20,7 @@ pub const PAT_PREFIX: &str = "rreg_pat_";
 const LOGIN_CACHE_TTL: Duration = Duration::from_secs(60);
 
 /// A registry token as `/token` answers it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct IssuedToken {
-    pub token: String,
-    pub access_token: String,
-    pub expires_in: i64,
-    pub issued_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
-}
+pub use rreg_oci::api::TokenResponse as IssuedToken;
 
 /// Accounts, login and token issuance.
 pub struct Accounts {
@@ -450,11 +442,12 @@ impl Accounts {
         let cap = who.and_then(|p| p.cap).map(|c| format!("repo:{}", c.as_str()));
         let (token, claims) = self.keys.issue_capped(sub, &self.settings.service, grants, cap);
         Ok(IssuedToken {
-            access_token: token.clone(),
-            token,
-            expires_in: self.keys.ttl(),
-            issued_at: rfc3339(claims.iat),
+            access_token: Some(token.clone()),
+            token: Some(token),
+            expires_in: u64::try_from(self.keys.ttl()).ok(),
+            issued_at: Some(rfc3339(claims.iat)),
             refresh_token,
+            scope: None,
         })
     }
 

@@ -105,22 +105,14 @@ pub struct TagInfo {
     pub last_pulled: Option<i64>,
 }
 
-/// `os/architecture[/variant]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct PlatformInfo {
-    pub os: String,
-    pub architecture: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
-}
+pub use rreg_oci::api::{HistoryEntry, ImageHistory, LayerInfo, PlatformInfo};
 
-impl PlatformInfo {
-    fn of(p: &Platform) -> PlatformInfo {
-        PlatformInfo {
-            os: p.os.clone(),
-            architecture: p.architecture.clone(),
-            variant: p.variant.clone(),
-        }
+/// The platform as the browsing API shows it.
+fn platform_info(p: &Platform) -> PlatformInfo {
+    PlatformInfo {
+        os: p.os.clone(),
+        architecture: p.architecture.clone(),
+        variant: p.variant.clone(),
     }
 }
 
@@ -132,47 +124,6 @@ pub struct RepoStats {
     pub last_pushed: Option<i64>,
     pub tag_count: i64,
     pub size: i64,
-}
-
-/// A layer of an image.
-#[derive(Debug, Clone, Serialize)]
-pub struct LayerInfo {
-    pub digest: String,
-    pub media_type: String,
-    /// Compressed size, from the manifest.
-    pub size: i64,
-    /// Uncompressed size as `docker history` shows it, once the layer was read.
-    pub diff_size: Option<i64>,
-    /// Entries in the layer, once it was read.
-    pub file_count: Option<i64>,
-    /// Why the layer could not be read, if it could not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-/// One entry of an image's history.
-#[derive(Debug, Clone, Serialize)]
-pub struct HistoryEntry {
-    pub created: Option<String>,
-    pub created_by: String,
-    pub comment: String,
-    pub empty_layer: bool,
-    /// The layer this entry made (none for empty entries).
-    pub layer: Option<LayerInfo>,
-}
-
-/// The history of one image (one platform of an index).
-#[derive(Debug, Clone, Serialize)]
-pub struct ImageHistory {
-    /// The image manifest's digest.
-    pub digest: String,
-    pub media_type: String,
-    pub platform: Option<PlatformInfo>,
-    /// The config digest: the image ID.
-    pub config_digest: String,
-    pub created: Option<String>,
-    /// Oldest first, as in the config.
-    pub history: Vec<HistoryEntry>,
 }
 
 /// An image's layers analysed as Dive does.
@@ -389,7 +340,7 @@ impl Registry {
                     for c in &m.manifests {
                         if let Some(p) = c.platform.as_ref().and_then(Platform::from_json) {
                             if p.os != "unknown" {
-                                platforms.push(PlatformInfo::of(&p));
+                                platforms.push(platform_info(&p));
                             }
                         }
                     }
@@ -562,7 +513,7 @@ impl Registry {
             out.push(ImageHistory {
                 digest: img.digest,
                 media_type: img.media_type,
-                platform: img.platform.as_ref().map(PlatformInfo::of).or_else(|| {
+                platform: img.platform.as_ref().map(platform_info).or_else(|| {
                     (!cfg.os.is_empty()).then(|| PlatformInfo {
                         os: cfg.os.clone(),
                         architecture: cfg.architecture.clone(),
@@ -612,7 +563,7 @@ impl Registry {
                 .collect();
             out.push(ImageLayers {
                 digest: img.digest,
-                platform: img.platform.as_ref().map(PlatformInfo::of).or_else(|| {
+                platform: img.platform.as_ref().map(platform_info).or_else(|| {
                     (!cfg.os.is_empty()).then(|| PlatformInfo {
                         os: cfg.os.clone(),
                         architecture: cfg.architecture.clone(),

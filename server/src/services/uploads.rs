@@ -127,7 +127,7 @@ impl Registry {
         body: S,
     ) -> Result<UploadState, ServiceError>
     where
-        S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: Into<BodyError>,
     {
         let state = self.upload_status(name, id).await?;
@@ -204,7 +204,7 @@ impl Registry {
         body: S,
     ) -> Result<u64, ServiceError>
     where
-        S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: Into<BodyError>,
     {
         let state = self.append_upload(name, id, start, len, body).await?;
@@ -283,7 +283,7 @@ impl Registry {
         body: S,
     ) -> Result<u64, ServiceError>
     where
-        S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: Into<BodyError>,
     {
         let state = self.start_upload(name).await?;

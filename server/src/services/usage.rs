@@ -5,26 +5,7 @@ use rreg_oci::RepoName;
 use super::{Accounts, ServiceError};
 use crate::auth::{Access, Principal};
 
-/// One repository's usage.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct RepoUsage {
-    pub name: String,
-    /// Distinct blobs and manifests the repository references.
-    pub total_bytes: i64,
-    /// Of those, bytes no other repository references (freed if it were deleted).
-    pub exclusive_bytes: i64,
-}
-
-/// A namespace's usage: its readable repositories, their sum, and the deduplicated total.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct NamespaceUsage {
-    pub namespace: String,
-    pub repositories: Vec<RepoUsage>,
-    /// Sum of the repositories' totals (shared blobs counted in each).
-    pub total_bytes: i64,
-    /// Each blob counted once.
-    pub deduplicated_bytes: i64,
-}
+pub use rreg_oci::api::{NamespaceUsage, RepoUsage};
 
 impl Accounts {
     /// The repositories of `namespace` the caller may read.

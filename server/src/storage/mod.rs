@@ -121,7 +121,7 @@ impl Storage {
     #[tracing::instrument(skip(self, body))]
     pub async fn write_part<S, E>(&self, upload: &str, part: &str, body: S) -> Result<u64, StorageError>
     where
-        S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: Into<BodyError>,
     {
         let key = Self::part_key(upload, part);
@@ -130,7 +130,7 @@ impl Storage {
 
     async fn write_stream<S, E>(&self, key: &Path, mut body: S) -> Result<u64, StorageError>
     where
-        S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: Into<BodyError>,
     {
         // Small bodies (the common case for configs and chunks) go in one put.

@@ -1,26 +1,26 @@
 //! `GET /api/v1/audit`: the audit log, newest first, for administrators.
 
-use axum::extract::State;
-use serde_json::{json, Value};
+use actix_web::web;
+use rreg_oci::api;
 
 use super::{page, time, ApiResult, JsonError, Params, Who};
 use crate::routes::AppState;
 use crate::services::orgs::{require_admin, AuditEntry, Orgs};
 
-fn view(a: &AuditEntry) -> Value {
-    json!({
-        "id": a.id,
-        "at": time(a.at),
-        "actor": a.actor,
-        "action": a.action,
-        "target": a.target,
-        "detail": a.detail,
-        "address": a.address,
-    })
+fn view(a: &AuditEntry) -> api::AuditEntry {
+    api::AuditEntry {
+        id: a.id,
+        at: time(a.at),
+        actor: a.actor.clone(),
+        action: a.action.clone(),
+        target: a.target.clone(),
+        detail: a.detail.clone(),
+        address: a.address.clone(),
+    }
 }
 
 /// `GET /api/v1/audit?before=&n=`: entries with ids below `before`.
-pub(super) async fn list(State(s): State<AppState>, who: Who, params: Params) -> ApiResult {
+pub(super) async fn list(s: web::Data<AppState>, who: Who, params: Params) -> ApiResult {
     let me = who.user()?;
     require_admin(me)?;
     let n = params.page_size()?;

@@ -4,17 +4,17 @@
 //! `-`, so `/-/` separates the name from what is asked of it (as GitLab does). Every handler makes
 //! one check, read access to the repository; a repository the caller may not read is `404`.
 
-use axum::extract::State;
+use actix_web::web;
+use rreg_oci::api::{self, Counted, FileInfo, Items, LayerAnalysis, Repository, RepositoryStats};
 use rreg_oci::compare::{FileChangeKind, FileFilter};
-use rreg_oci::layers::{FileEntry, FileKind, ImageAnalysis};
+use rreg_oci::layers::{FileEntry, FileKind};
 use rreg_oci::{Digest, Platform, Reference, RepoName};
-use serde_json::{json, Value};
 
 use super::{ok, page, time, ApiResult, JsonError, Params, Segments, Who};
 use crate::auth::Access;
 use crate::db::TagOrder;
 use crate::routes::AppState;
-use crate::services::browse::{ImageHistory, ImageLayers, RepoStats, TagInfo};
+use crate::services::browse::{ImageLayers, RepoStats, TagInfo};
 use crate::services::orgs::{Orgs, Repo};
 use crate::services::CompareSide;
 
@@ -26,25 +26,24 @@ fn parse_name(name: &str) -> Result<RepoName, JsonError> {
     RepoName::parse(name).map_err(|e| JsonError::bad_request(e.to_string()))
 }
 
-fn opt_time(ms: Option<i64>) -> Value {
-    ms.map_or(Value::Null, |m| json!(time(m)))
-}
-
 /// A repository with its statistics.
-fn repo_view(r: &Repo, stats: Option<&RepoStats>) -> Value {
-    let mut v = super::repos::view(r);
+fn repo_view(r: &Repo, stats: Option<&RepoStats>) -> Repository {
     let s = stats.cloned().unwrap_or_default();
-    v["size"] = json!(s.size);
-    v["tag_count"] = json!(s.tag_count);
-    v["pull_count"] = json!(s.pull_count);
-    v["last_pushed"] = opt_time(s.last_pushed);
-    v["last_pulled"] = opt_time(s.last_pulled);
-    v
+    Repository {
+        stats: Some(RepositoryStats {
+            size: s.size,
+            tag_count: s.tag_count,
+            pull_count: s.pull_count,
+            last_pushed: s.last_pushed.map(time),
+            last_pulled: s.last_pulled.map(time),
+        }),
+        ..super::repos::view(r)
+    }
 }
 
 /// `GET /api/v1/repositories?namespace=&q=&last=&n=`: the repositories the caller may read, with
 /// their statistics.
-pub(super) async fn list_repositories(State(s): State<AppState>, who: Who, params: Params) -> ApiResult {
+pub(super) async fn list_repositories(s: web::Data<AppState>, who: Who, params: Params) -> ApiResult {
     let n = params.page_size()?;
     let namespace = params.get("namespace").filter(|v| !v.is_empty());
     let q = params.get("q").filter(|v| !v.is_empty());
@@ -73,7 +72,7 @@ pub(super) async fn list_repositories(State(s): State<AppState>, who: Who, param
 
 /// `GET /api/v1/repositories/{name}` and everything under `/repositories/{name}/-/`.
 pub(super) async fn dispatch(
-    State(s): State<AppState>,
+    s: web::Data<AppState>,
     who: Who,
     Segments(path): Segments<String>,
     params: Params,
@@ -100,7 +99,7 @@ pub(super) async fn dispatch(
             let platform = parse_platform(&params)?;
             let sizes = matches!(params.get("sizes"), Some("1" | "true"));
             let h = reg.history(&name, &reference, platform.as_ref(), sizes).await?;
-            ok(json!({ "items": h.iter().map(history_view).collect::<Vec<_>>() }))
+            ok(Items { items: h })
         }
         ["layers", reference] => {
             let reference = parse_reference(reference)?;
@@ -113,7 +112,9 @@ pub(super) async fn dispatch(
                     .min(MAX_CHANGES),
             };
             let a = reg.analyze(&name, &reference, platform.as_ref()).await?;
-            ok(json!({ "items": a.iter().map(|i| layers_view(i, max)).collect::<Vec<_>>() }))
+            ok(Items {
+                items: a.iter().map(|i| layers_view(i, max)).collect(),
+            })
         }
         ["compare"] => compare(&s, &who, &name, &params).await,
         ["files", digest] => {
@@ -156,10 +157,7 @@ async fn compare(s: &AppState, who: &Who, name: &RepoName, params: &Params) -> A
         .compare(&from, &to, platform.as_ref())
         .await?
         .page(&filter, last, n);
-    ok(
-        serde_json::to_value(&c)
-            .map_err(|e| JsonError::from(crate::services::ServiceError::Internal(e.to_string())))?,
-    )
+    ok(c)
 }
 
 async fn compare_side(
@@ -218,17 +216,17 @@ fn parse_platform(params: &Params) -> Result<Option<Platform>, JsonError> {
     }
 }
 
-fn tag_view(t: &TagInfo) -> Value {
-    json!({
-        "name": t.name,
-        "digest": t.digest,
-        "media_type": t.media_type,
-        "size": t.size,
-        "platforms": t.platforms,
-        "last_pushed": time(t.last_pushed),
-        "pushed_by": t.pushed_by,
-        "last_pulled": opt_time(t.last_pulled),
-    })
+fn tag_view(t: &TagInfo) -> api::Tag {
+    api::Tag {
+        name: t.name.clone(),
+        digest: t.digest.clone(),
+        media_type: t.media_type.clone(),
+        size: t.size,
+        platforms: t.platforms.clone(),
+        last_pushed: time(t.last_pushed),
+        pushed_by: t.pushed_by.clone(),
+        last_pulled: t.last_pulled.map(time),
+    }
 }
 
 /// `…/-/tags?ordering=name|last_pushed&n=&last=`.
@@ -271,89 +269,64 @@ async fn tags(s: &AppState, name: &RepoName, params: &Params) -> ApiResult {
     )
 }
 
-fn layer_view(l: &crate::services::browse::LayerInfo) -> Value {
-    let mut v = json!({
-        "digest": l.digest,
-        "media_type": l.media_type,
-        "size": l.size,
-        "diff_size": l.diff_size,
-        "file_count": l.file_count,
-    });
-    if let Some(e) = &l.error {
-        v["error"] = json!(e);
-    }
-    v
-}
-
-fn history_view(h: &ImageHistory) -> Value {
-    json!({
-        "digest": h.digest,
-        "media_type": h.media_type,
-        "platform": h.platform,
-        "config_digest": h.config_digest,
-        "created": h.created,
-        "history": h.history.iter().map(|e| json!({
-            "created": e.created,
-            "created_by": e.created_by,
-            "comment": e.comment,
-            "empty_layer": e.empty_layer,
-            "layer": e.layer.as_ref().map(layer_view),
-        })).collect::<Vec<_>>(),
-    })
-}
-
-fn analysis_numbers(a: &ImageAnalysis) -> Value {
-    json!({
-        "size_bytes": a.size_bytes,
-        "user_size_bytes": a.user_size_bytes,
-        "wasted_bytes": a.wasted_bytes,
-        "wasted_user_percent": a.wasted_user_percent,
-        "efficiency": a.efficiency,
-    })
-}
-
-fn layers_view(i: &ImageLayers, max: usize) -> Value {
+fn layers_view(i: &ImageLayers, max: usize) -> api::ImageLayers {
     let a = &i.analysis;
-    let mut v = analysis_numbers(a);
-    v["digest"] = json!(i.digest);
-    v["platform"] = json!(i.platform);
-    v["config_digest"] = json!(i.config_digest);
-    v["layers"] = json!(a
-        .layers
-        .iter()
-        .map(|r| {
-            let (l, created_by) = i.layers.get(r.index).map_or((None, ""), |(l, c)| (Some(l), c.as_str()));
-            let mut lv = l.map_or_else(|| json!({}), layer_view);
-            lv["index"] = json!(r.index);
-            lv["created_by"] = json!(created_by);
-            lv["files_size"] = json!(r.size);
-            lv["file_count"] = json!(r.file_count);
-            lv["added"] = json!({"count": r.added, "bytes": r.added_bytes});
-            lv["changed"] = json!({"count": r.changed, "bytes": r.changed_bytes});
-            lv["removed"] = json!({"count": r.removed, "bytes": r.removed_bytes});
-            lv["changes"] = json!(r.changes.iter().take(max).collect::<Vec<_>>());
-            lv["changes_truncated"] = json!(r.changes.len() > max);
-            lv
-        })
-        .collect::<Vec<_>>());
-    v["inefficiencies"] = json!(a.inefficiencies.iter().take(max).collect::<Vec<_>>());
-    v["inefficiencies_truncated"] = json!(a.inefficiencies.len() > max);
-    v
+    api::ImageLayers {
+        digest: i.digest.clone(),
+        platform: i.platform.clone(),
+        config_digest: i.config_digest.clone(),
+        size_bytes: a.size_bytes,
+        user_size_bytes: a.user_size_bytes,
+        wasted_bytes: a.wasted_bytes,
+        wasted_user_percent: a.wasted_user_percent,
+        efficiency: a.efficiency,
+        layers: a
+            .layers
+            .iter()
+            .map(|r| {
+                let (l, created_by) = i.layers.get(r.index).map_or((None, ""), |(l, c)| (Some(l), c.as_str()));
+                LayerAnalysis {
+                    index: r.index,
+                    digest: l.map(|l| l.digest.clone()).unwrap_or_default(),
+                    media_type: l.map(|l| l.media_type.clone()).unwrap_or_default(),
+                    size: l.map_or(0, |l| l.size),
+                    diff_size: l.and_then(|l| l.diff_size),
+                    error: l.and_then(|l| l.error.clone()),
+                    created_by: created_by.to_owned(),
+                    files_size: r.size,
+                    file_count: r.file_count,
+                    added: Counted {
+                        count: r.added,
+                        bytes: r.added_bytes,
+                    },
+                    changed: Counted {
+                        count: r.changed,
+                        bytes: r.changed_bytes,
+                    },
+                    removed: Counted {
+                        count: r.removed,
+                        bytes: r.removed_bytes,
+                    },
+                    changes: r.changes.iter().take(max).cloned().collect(),
+                    changes_truncated: r.changes.len() > max,
+                }
+            })
+            .collect(),
+        inefficiencies: a.inefficiencies.iter().take(max).cloned().collect(),
+        inefficiencies_truncated: a.inefficiencies.len() > max,
+    }
 }
 
-fn file_view(e: &FileEntry) -> Value {
-    let mut v = json!({
-        "path": format!("/{}", e.path),
-        "type": e.kind.as_str(),
-        "size": e.size,
-        "mode": format!("{:04o}", e.mode & 0o7777),
-        "uid": e.uid,
-        "gid": e.gid,
-    });
-    if let Some(l) = &e.link {
-        v["link"] = json!(l);
+fn file_view(e: &FileEntry) -> FileInfo {
+    FileInfo {
+        path: format!("/{}", e.path),
+        kind: e.kind.as_str().to_owned(),
+        size: e.size,
+        mode: format!("{:04o}", e.mode & 0o7777),
+        uid: e.uid,
+        gid: e.gid,
+        link: e.link.clone(),
     }
-    v
 }
 
 /// `…/-/files/{digest}?n=&last=`: the layer's entries by path (whiteouts and opaque markers

@@ -2,9 +2,9 @@
 //! status the code names. Internal failures are logged with their cause and answered `INTERNAL`
 //! without it.
 
-use axum::http::{header, HeaderName, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
 
 use crate::db::DbError;
 use crate::services::ServiceError;
@@ -15,17 +15,6 @@ pub struct JsonError {
     pub status: StatusCode,
     pub message: String,
     headers: Vec<(HeaderName, HeaderValue)>,
-}
-
-#[derive(Serialize)]
-struct Envelope<'a> {
-    error: Body<'a>,
-}
-
-#[derive(Serialize)]
-struct Body<'a> {
-    code: &'static str,
-    message: &'a str,
 }
 
 impl JsonError {
@@ -115,18 +104,27 @@ impl From<ServiceError> for JsonError {
     }
 }
 
-impl IntoResponse for JsonError {
-    fn into_response(self) -> Response {
-        let body = Envelope {
-            error: Body {
-                code: self.code(),
-                message: &self.message,
-            },
-        };
-        let mut resp = (self.status, axum::Json(body)).into_response();
-        for (k, v) in self.headers {
-            resp.headers_mut().insert(k, v);
+impl std::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.status.as_u16(), self.message)
+    }
+}
+
+impl ResponseError for JsonError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut resp = HttpResponse::build(self.status);
+        for (k, v) in &self.headers {
+            resp.insert_header((k.clone(), v.clone()));
         }
-        resp
+        resp.json(rreg_oci::api::ErrorBody {
+            error: rreg_oci::api::ErrorDetail {
+                code: self.code().to_owned(),
+                message: self.message.clone(),
+            },
+        })
     }
 }

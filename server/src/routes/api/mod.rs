@@ -14,82 +14,123 @@ mod tokens;
 mod usage;
 mod users;
 
-use std::net::SocketAddr;
-
-use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
-use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{any, delete, get, patch, post, put};
-use axum::Router;
+use actix_web::dev::Payload;
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, Resource};
+use futures::future::LocalBoxFuture;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde::Serialize;
 
 pub use errors::JsonError;
 
 use super::auth::basic_credentials;
-use super::AppState;
+use super::body::{peer_ip, Body};
+use super::{AppState, MAX_READ_BODY};
 use crate::auth::Principal;
 use crate::services::orgs::Orgs;
 use crate::services::ServiceError;
 
 /// Result of a handler.
-type ApiResult = Result<Response, JsonError>;
+type ApiResult = Result<HttpResponse, JsonError>;
 
 /// Page size when `n` is not given.
 const DEFAULT_PAGE: i64 = 100;
 /// Largest page size; larger `n` are reduced to it.
 const MAX_PAGE: i64 = 1000;
 
-/// The routes of `/api/v1` (nested by `routes::router`).
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/login", post(session::login))
-        .route("/user", get(users::me))
-        .route("/user/sessions", delete(session::end_all))
-        .route("/users", get(users::list).post(users::create))
-        .route("/users/{name}", patch(users::update).delete(users::delete))
-        .route("/orgs", get(orgs::list).post(orgs::create))
-        .route("/orgs/{org}", get(orgs::get).patch(orgs::update).delete(orgs::delete))
-        .route("/orgs/{org}/members", get(orgs::members))
-        .route(
-            "/orgs/{org}/members/{user}",
-            put(orgs::set_member).delete(orgs::remove_member),
-        )
-        .route("/orgs/{org}/teams", get(teams::list).post(teams::create))
-        .route("/orgs/{org}/teams/{team}", get(teams::get).delete(teams::delete))
-        .route(
-            "/orgs/{org}/teams/{team}/members/{user}",
-            put(teams::add_member).delete(teams::remove_member),
-        )
-        .route(
-            "/orgs/{org}/teams/{team}/permissions",
-            get(teams::permissions)
-                .put(teams::set_permission)
-                .delete(teams::remove_permission),
-        )
-        .route("/repositories", get(browse::list_repositories).post(repos::create))
-        .route(
-            "/repositories/{*name}",
-            get(browse::dispatch).patch(repos::update).delete(repos::delete),
-        )
-        .route("/tokens", get(tokens::list).post(tokens::create))
-        .route("/tokens/{id}", delete(tokens::revoke))
-        .route("/audit", get(audit::list))
-        .route("/usage/{*name}", get(usage::get))
-        // `/api/v1` and `/api/v1/` themselves would otherwise miss the fallback below.
-        .route("/", any(no_such_endpoint))
-        .fallback(no_such_endpoint)
-        .method_not_allowed_fallback(method_not_allowed)
+/// A path of `/api/v1` whose other methods answer `405` in the JSON envelope.
+fn resource(path: &str) -> Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
 }
 
-async fn no_such_endpoint() -> JsonError {
-    JsonError::not_found("no such endpoint")
+/// The routes of `/api/v1` (mounted by `routes::configure`).
+pub fn scope() -> actix_web::Scope {
+    use web::{delete, get, patch, post, put};
+    web::scope("/api/v1")
+        .service(resource("/login").route(post().to(session::login)))
+        .service(resource("/user").route(get().to(users::me)))
+        .service(resource("/user/sessions").route(delete().to(session::end_all)))
+        .service(
+            resource("/users")
+                .route(get().to(users::list))
+                .route(post().to(users::create)),
+        )
+        .service(
+            resource("/users/{name}")
+                .route(patch().to(users::update))
+                .route(delete().to(users::delete)),
+        )
+        .service(
+            resource("/orgs")
+                .route(get().to(orgs::list))
+                .route(post().to(orgs::create)),
+        )
+        .service(
+            resource("/orgs/{org}")
+                .route(get().to(orgs::get))
+                .route(patch().to(orgs::update))
+                .route(delete().to(orgs::delete)),
+        )
+        .service(resource("/orgs/{org}/members").route(get().to(orgs::members)))
+        .service(
+            resource("/orgs/{org}/members/{user}")
+                .route(put().to(orgs::set_member))
+                .route(delete().to(orgs::remove_member)),
+        )
+        .service(
+            resource("/orgs/{org}/teams")
+                .route(get().to(teams::list))
+                .route(post().to(teams::create)),
+        )
+        .service(
+            resource("/orgs/{org}/teams/{team}")
+                .route(get().to(teams::get))
+                .route(delete().to(teams::delete)),
+        )
+        .service(
+            resource("/orgs/{org}/teams/{team}/members/{user}")
+                .route(put().to(teams::add_member))
+                .route(delete().to(teams::remove_member)),
+        )
+        .service(
+            resource("/orgs/{org}/teams/{team}/permissions")
+                .route(get().to(teams::permissions))
+                .route(put().to(teams::set_permission))
+                .route(delete().to(teams::remove_permission)),
+        )
+        .service(
+            resource("/repositories")
+                .route(get().to(browse::list_repositories))
+                .route(post().to(repos::create)),
+        )
+        .service(
+            resource("/repositories/{name:.+}")
+                .route(get().to(browse::dispatch))
+                .route(patch().to(repos::update))
+                .route(delete().to(repos::delete)),
+        )
+        .service(
+            resource("/tokens")
+                .route(get().to(tokens::list))
+                .route(post().to(tokens::create)),
+        )
+        .service(resource("/tokens/{id}").route(delete().to(tokens::revoke)))
+        .service(resource("/audit").route(get().to(audit::list)))
+        .service(resource("/usage/{name:.+}").route(get().to(usage::get)))
+        .default_service(web::to(no_such_endpoint))
 }
 
-async fn method_not_allowed() -> JsonError {
-    JsonError::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed on this endpoint")
+async fn no_such_endpoint() -> HttpResponse {
+    actix_web::ResponseError::error_response(&JsonError::not_found("no such endpoint"))
+}
+
+async fn method_not_allowed() -> HttpResponse {
+    actix_web::ResponseError::error_response(&JsonError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed on this endpoint",
+    ))
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -130,17 +171,19 @@ impl Who {
     }
 }
 
-impl FromRequestParts<AppState> for Who {
-    type Rejection = JsonError;
+impl FromRequest for Who {
+    type Error = JsonError;
+    type Future = LocalBoxFuture<'static, Result<Self, JsonError>>;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let addr = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
-            .unwrap_or_default();
-        let principal = identify(state, &parts.headers, &addr).await?;
-        Ok(Who { principal, addr })
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let headers = req.headers().clone();
+        let addr = peer_ip(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| JsonError::from(ServiceError::Internal("no application state".into())))?;
+            let principal = identify(&state, &headers, &addr).await?;
+            Ok(Who { principal, addr })
+        })
     }
 }
 
@@ -170,14 +213,39 @@ async fn identify(state: &AppState, headers: &HeaderMap, addr: &str) -> Result<O
 /// anonymous callers learn nothing from validation errors.
 pub(crate) struct RawBody(Bytes);
 
-impl<S: Send + Sync> FromRequest<S> for RawBody {
-    type Rejection = JsonError;
+impl FromRequest for RawBody {
+    type Error = JsonError;
+    type Future = LocalBoxFuture<'static, Result<Self, JsonError>>;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        Bytes::from_request(req, state)
-            .await
-            .map(RawBody)
-            .map_err(|e| JsonError::new(e.status(), e.body_text()))
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let body = match web::Payload::from_request(req, payload).into_inner() {
+            Ok(p) => Body::new(req, p),
+            Err(e) => {
+                let e = JsonError::bad_request(e.to_string());
+                return Box::pin(async move { Err(e) });
+            }
+        };
+        Box::pin(async move {
+            let too_large = || {
+                JsonError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the request body is larger than {MAX_READ_BODY} bytes"),
+                )
+            };
+            if declared.is_some_and(|n| n > MAX_READ_BODY as u64) {
+                return Err(too_large());
+            }
+            match body.read_to_limit(MAX_READ_BODY).await {
+                Ok(b) => Ok(RawBody(b)),
+                Err(None) => Err(too_large()),
+                Err(Some(e)) => Err(JsonError::bad_request(format!("reading the request body failed: {e}"))),
+            }
+        })
     }
 }
 
@@ -207,41 +275,36 @@ fn has_nul(s: &str) -> bool {
 /// Path parameters; a malformed one (bad percent-encoding) is a JSON `400`.
 pub(crate) struct Segments<T>(pub T);
 
-impl<T, S> FromRequestParts<S> for Segments<T>
-where
-    T: DeserializeOwned + Send,
-    S: Send + Sync,
-{
-    type Rejection = JsonError;
+impl<T: DeserializeOwned> FromRequest for Segments<T> {
+    type Error = JsonError;
+    type Future = std::future::Ready<Result<Self, JsonError>>;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        if has_nul(parts.uri.path()) {
-            return Err(JsonError::bad_request(NUL_REFUSED));
-        }
-        axum::extract::Path::<T>::from_request_parts(parts, state)
-            .await
-            .map(|p| Segments(p.0))
-            .map_err(|e| JsonError::bad_request(e.body_text()))
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(if has_nul(req.uri().path()) {
+            Err(JsonError::bad_request(NUL_REFUSED))
+        } else {
+            web::Path::<T>::extract(req)
+                .into_inner()
+                .map(|p| Segments(p.into_inner()))
+                .map_err(|e| JsonError::bad_request(e.to_string()))
+        })
     }
 }
 
 /// Query parameters, in order; repeated or unknown ones are ignored.
 pub(crate) struct Params(Vec<(String, String)>);
 
-impl<S: Send + Sync> FromRequestParts<S> for Params {
-    type Rejection = JsonError;
+impl FromRequest for Params {
+    type Error = JsonError;
+    type Future = std::future::Ready<Result<Self, JsonError>>;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        if parts.uri.query().is_some_and(has_nul) {
-            return Err(JsonError::bad_request(NUL_REFUSED));
-        }
-        Ok(Params(
-            parts
-                .uri
-                .query()
-                .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-                .unwrap_or_default(),
-        ))
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let q = req.query_string();
+        std::future::ready(if has_nul(q) {
+            Err(JsonError::bad_request(NUL_REFUSED))
+        } else {
+            Ok(Params(form_urlencoded::parse(q.as_bytes()).into_owned().collect()))
+        })
     }
 }
 
@@ -270,35 +333,36 @@ impl Params {
 // ------------------------------------------------------------------------------------------------
 
 /// `200` with a JSON body.
-fn ok(body: Value) -> ApiResult {
-    Ok((StatusCode::OK, axum::Json(body)).into_response())
+fn ok(body: impl Serialize) -> ApiResult {
+    Ok(HttpResponse::Ok().json(body))
 }
 
 /// `201` with a JSON body.
-fn created(body: Value) -> ApiResult {
-    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
+fn created(body: impl Serialize) -> ApiResult {
+    Ok(HttpResponse::Created().json(body))
 }
 
 /// `204`.
 fn no_content() -> ApiResult {
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// A page of a list: `{"items":[…]}`. `rows` holds up to `n + 1` rows; when there is one more than
 /// `n`, it is dropped and `Link: <path?…&cursor=…>; rel="next"` points at the next page, keeping the
 /// query parameters in `keep`.
-fn page<T>(
+fn page<T, V: Serialize>(
     path: &str,
     keep: &[(&str, Option<&str>)],
     cursor: (&str, fn(&T) -> String),
     n: i64,
     mut rows: Vec<T>,
-    view: fn(&T) -> Value,
+    view: fn(&T) -> V,
 ) -> ApiResult {
-    let more = rows.len() as i64 > n;
-    rows.truncate(n.max(0) as usize);
-    let items: Vec<Value> = rows.iter().map(view).collect();
-    let mut resp = (StatusCode::OK, axum::Json(serde_json::json!({ "items": items }))).into_response();
+    let n = usize::try_from(n).unwrap_or(0);
+    let more = rows.len() > n;
+    rows.truncate(n);
+    let items: Vec<V> = rows.iter().map(view).collect();
+    let mut resp = HttpResponse::Ok();
     if let (true, Some(last)) = (more, rows.last()) {
         let mut q = form_urlencoded::Serializer::new(String::new());
         for (k, v) in keep {
@@ -308,12 +372,9 @@ fn page<T>(
         }
         q.append_pair("n", &n.to_string());
         q.append_pair(cursor.0, &(cursor.1)(last));
-        let link = format!("</api/v1{path}?{}>; rel=\"next\"", q.finish());
-        if let Ok(v) = HeaderValue::from_str(&link) {
-            resp.headers_mut().insert(header::LINK, v);
-        }
+        resp.insert_header((header::LINK, format!("</api/v1{path}?{}>; rel=\"next\"", q.finish())));
     }
-    Ok(resp)
+    Ok(resp.json(rreg_oci::api::Items { items }))
 }
 
 /// Unix milliseconds as RFC 3339.

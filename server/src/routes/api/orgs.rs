@@ -1,35 +1,31 @@
 //! `/api/v1/orgs`: organizations (any user may create one and becomes its owner) and their members
 //! (owners manage them; the last owner stays).
 
-use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use actix_web::web;
+use rreg_oci::api::{self, Items, MemberChange, Membership, NewOrg, OrgChange};
 
 use super::{created, no_content, ok, page, time, ApiResult, JsonError, Params, RawBody, Segments, Who};
 use crate::routes::AppState;
 use crate::services::orgs::{Member, Org, OrgRole, Orgs, Visibility};
 
-fn view(o: &Org) -> Value {
-    json!({
-        "name": o.name,
-        "default_visibility": o.default_visibility.as_str(),
-        "created_at": time(o.created_at),
-        "role": o.role.as_str(),
-    })
+fn view(o: &Org) -> api::Org {
+    api::Org {
+        name: o.name.clone(),
+        default_visibility: o.default_visibility.as_str().to_owned(),
+        created_at: time(o.created_at),
+        role: o.role.as_str().to_owned(),
+    }
 }
 
-fn member_view(m: &Member) -> Value {
-    json!({ "name": m.name, "role": m.role.as_str() })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewOrg {
-    name: String,
+fn member_view(m: &Member) -> Membership {
+    Membership {
+        name: m.name.clone(),
+        role: m.role.as_str().to_owned(),
+    }
 }
 
 /// `POST /api/v1/orgs` {name}: any user; the creator becomes the owner.
-pub(super) async fn create(State(s): State<AppState>, who: Who, body: RawBody) -> ApiResult {
+pub(super) async fn create(s: web::Data<AppState>, who: Who, body: RawBody) -> ApiResult {
     let me = who.user()?;
     let req: NewOrg = body.json()?;
     let orgs = Orgs::new(&s.accounts);
@@ -39,7 +35,7 @@ pub(super) async fn create(State(s): State<AppState>, who: Who, body: RawBody) -
 }
 
 /// `GET /api/v1/orgs?last=&n=`: the caller's organizations (every one for administrators).
-pub(super) async fn list(State(s): State<AppState>, who: Who, params: Params) -> ApiResult {
+pub(super) async fn list(s: web::Data<AppState>, who: Who, params: Params) -> ApiResult {
     let me = who.user()?;
     let n = params.page_size()?;
     let rows = Orgs::new(&s.accounts)
@@ -49,21 +45,15 @@ pub(super) async fn list(State(s): State<AppState>, who: Who, params: Params) ->
 }
 
 /// `GET /api/v1/orgs/{org}`: members only.
-pub(super) async fn get(State(s): State<AppState>, who: Who, Segments(org): Segments<String>) -> ApiResult {
+pub(super) async fn get(s: web::Data<AppState>, who: Who, Segments(org): Segments<String>) -> ApiResult {
     let me = who.user()?;
     let org = Orgs::new(&s.accounts).org(me, &org, OrgRole::Member).await?;
     ok(view(&org))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OrgChange {
-    default_visibility: Option<String>,
-}
-
 /// `PATCH /api/v1/orgs/{org}` {default_visibility}: owners only.
 pub(super) async fn update(
-    State(s): State<AppState>,
+    s: web::Data<AppState>,
     who: Who,
     Segments(org): Segments<String>,
     body: RawBody,
@@ -90,7 +80,7 @@ pub(super) async fn update(
 }
 
 /// `DELETE /api/v1/orgs/{org}`: owners only; refused while it has repositories.
-pub(super) async fn delete(State(s): State<AppState>, who: Who, Segments(org): Segments<String>) -> ApiResult {
+pub(super) async fn delete(s: web::Data<AppState>, who: Who, Segments(org): Segments<String>) -> ApiResult {
     let me = who.user()?;
     let orgs = Orgs::new(&s.accounts);
     let org = orgs.org(me, &org, OrgRole::Owner).await?;
@@ -100,23 +90,17 @@ pub(super) async fn delete(State(s): State<AppState>, who: Who, Segments(org): S
 }
 
 /// `GET /api/v1/orgs/{org}/members`: owners only.
-pub(super) async fn members(State(s): State<AppState>, who: Who, Segments(org): Segments<String>) -> ApiResult {
+pub(super) async fn members(s: web::Data<AppState>, who: Who, Segments(org): Segments<String>) -> ApiResult {
     let me = who.user()?;
     let orgs = Orgs::new(&s.accounts);
     let org = orgs.org(me, &org, OrgRole::Owner).await?;
-    let items: Vec<Value> = orgs.members(&org).await?.iter().map(member_view).collect();
-    ok(json!({ "items": items }))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MemberChange {
-    role: String,
+    let items = orgs.members(&org).await?.iter().map(member_view).collect();
+    ok(Items { items })
 }
 
 /// `PUT /api/v1/orgs/{org}/members/{user}` {role}: owners add members or change roles.
 pub(super) async fn set_member(
-    State(s): State<AppState>,
+    s: web::Data<AppState>,
     who: Who,
     Segments((org, user)): Segments<(String, String)>,
     body: RawBody,
@@ -143,7 +127,7 @@ pub(super) async fn set_member(
 
 /// `DELETE /api/v1/orgs/{org}/members/{user}`: owners remove anyone, members themselves.
 pub(super) async fn remove_member(
-    State(s): State<AppState>,
+    s: web::Data<AppState>,
     who: Who,
     Segments((org, user)): Segments<(String, String)>,
 ) -> ApiResult {

@@ -3,10 +3,9 @@
 //! slashes, so `{*name}` takes the rest of the path.
 //! A repository the caller may not read answers `404`, exactly like a missing one.
 
-use axum::extract::State;
+use actix_web::web;
+use rreg_oci::api::{NewRepository, Repository, RepositoryChange};
 use rreg_oci::RepoName;
-use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::{created, no_content, ok, time, ApiResult, JsonError, RawBody, Segments, Who};
 use crate::auth::Access;
@@ -14,18 +13,16 @@ use crate::routes::AppState;
 use crate::services::orgs::{Orgs, Repo, RepoUpdate, Visibility};
 
 /// A repository's settings as JSON (the browsing routes add its statistics).
-pub(super) fn view(r: &Repo) -> Value {
-    let mut v = json!({
-        "name": r.name,
-        "namespace": r.namespace,
-        "visibility": r.visibility.as_str(),
-        "description": r.description,
-        "created_at": time(r.created_at),
-    });
-    if let Some(a) = r.access {
-        v["access"] = json!(a.as_str());
+pub(super) fn view(r: &Repo) -> Repository {
+    Repository {
+        name: r.name.clone(),
+        namespace: r.namespace.clone(),
+        visibility: r.visibility.as_str().to_owned(),
+        description: r.description.clone(),
+        created_at: time(r.created_at),
+        access: r.access.map(|a| a.as_str().to_owned()),
+        stats: None,
     }
-    v
 }
 
 fn parse_name(name: &str) -> Result<RepoName, JsonError> {
@@ -37,19 +34,10 @@ fn parse_visibility(v: &str) -> Result<Visibility, JsonError> {
         .ok_or_else(|| JsonError::bad_request(format!("visibility must be public or private, not {v:?}")))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewRepo {
-    name: String,
-    visibility: Option<String>,
-    #[serde(default)]
-    description: String,
-}
-
 /// `POST /api/v1/repositories` {name, visibility?, description?}: needs push access to the name.
-pub(super) async fn create(State(s): State<AppState>, who: Who, body: RawBody) -> ApiResult {
+pub(super) async fn create(s: web::Data<AppState>, who: Who, body: RawBody) -> ApiResult {
     let me = who.user()?;
-    let req: NewRepo = body.json()?;
+    let req: NewRepository = body.json()?;
     let name = parse_name(&req.name)?;
     let visibility = req.visibility.as_deref().map(parse_visibility).transpose()?;
     let orgs = Orgs::new(&s.accounts);
@@ -60,16 +48,9 @@ pub(super) async fn create(State(s): State<AppState>, who: Who, body: RawBody) -
     created(view(&repo))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RepoChange {
-    visibility: Option<String>,
-    description: Option<String>,
-}
-
 /// `PATCH /api/v1/repositories/{name}` {visibility?, description?}: admin access.
 pub(super) async fn update(
-    State(s): State<AppState>,
+    s: web::Data<AppState>,
     who: Who,
     Segments(name): Segments<String>,
     body: RawBody,
@@ -78,7 +59,7 @@ pub(super) async fn update(
     let name = parse_name(&name)?;
     let orgs = Orgs::new(&s.accounts);
     let repo = orgs.repo(Some(me), &name, Access::Admin).await?;
-    let req: RepoChange = body.json()?;
+    let req: RepositoryChange = body.json()?;
     let update = RepoUpdate {
         visibility: req.visibility.as_deref().map(parse_visibility).transpose()?,
         description: req.description,
@@ -100,7 +81,7 @@ pub(super) async fn update(
 }
 
 /// `DELETE /api/v1/repositories/{name}`: admin access.
-pub(super) async fn delete(State(s): State<AppState>, who: Who, Segments(name): Segments<String>) -> ApiResult {
+pub(super) async fn delete(s: web::Data<AppState>, who: Who, Segments(name): Segments<String>) -> ApiResult {
     let me = who.user()?;
     let name = parse_name(&name)?;
     let orgs = Orgs::new(&s.accounts);

@@ -2,46 +2,32 @@
 //! `<service>-api`, valid 12 hours), sent back as `Authorization: Bearer`. Failed logins count
 //! toward the same limit as every other login.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
-use serde::Deserialize;
-use serde_json::json;
+use actix_web::{web, HttpRequest};
+use rreg_oci::api::{LoginRequest, Session};
 
 use super::{no_content, ok, ApiResult, RawBody, Who};
 use crate::routes::AppState;
 use crate::services::orgs::Orgs;
 use crate::services::ServiceError;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Login {
-    username: String,
-    password: String,
-}
-
 /// `POST /api/v1/login` {username, password} → {token, expires_in}.
-pub(super) async fn login(
-    State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    body: RawBody,
-) -> ApiResult {
-    let addr = peer.ip().to_string();
+pub(super) async fn login(s: web::Data<AppState>, req: HttpRequest, body: RawBody) -> ApiResult {
+    let addr = crate::routes::body::peer_ip(&req);
     s.accounts.check_login_rate(&addr)?;
-    let req: Login = body.json()?;
+    let login: LoginRequest = body.json()?;
     // The check: the credentials themselves (rate limited).
-    let p = s.accounts.login(&req.username, &req.password, &addr).await?;
+    let p = s.accounts.login(&login.username, &login.password, &addr).await?;
     let (token, expires_in) = s.accounts.issue_session(&p)?;
     Orgs::new(&s.accounts)
         .record(&p.name, "login", &p.name, "api", &addr)
         .await;
-    ok(json!({ "token": token, "expires_in": expires_in }))
+    ok(Session { token, expires_in })
 }
 
 /// `DELETE /api/v1/user/sessions`: signs the caller out everywhere — every session, and every
 /// refresh token obtained with the password (those obtained with a personal access token live as
 /// long as the token). Needs the password or a session, not a personal access token.
-pub(super) async fn end_all(State(s): State<AppState>, who: Who) -> ApiResult {
+pub(super) async fn end_all(s: web::Data<AppState>, who: Who) -> ApiResult {
     // The check: the caller's own full credentials.
     let p = who.user()?;
     if p.cap.is_some() {

@@ -1,43 +1,40 @@
 //! `/api/v1/orgs/{org}/teams`: teams, their members and their repository permissions. Members of the
 //! organization may look; owners manage.
 
-use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use actix_web::web;
+use rreg_oci::api::{self, Items, NewTeam, Permission, TeamDetail};
 
 use super::{created, no_content, ok, ApiResult, JsonError, Params, RawBody, Segments, Who};
 use crate::auth::Access;
 use crate::routes::AppState;
 use crate::services::orgs::{OrgRole, Orgs, Team, TeamScope};
 
-fn view(t: &Team) -> Value {
-    json!({ "name": t.name, "description": t.description })
+fn view(t: &Team) -> api::Team {
+    api::Team {
+        name: t.name.clone(),
+        description: t.description.clone(),
+    }
 }
 
-fn permission_view((repository, level): &(String, Access)) -> Value {
-    json!({ "repository": repository, "permission": level.as_str() })
+fn permission_view((repository, level): &(String, Access)) -> Permission {
+    Permission {
+        repository: repository.clone(),
+        permission: level.as_str().to_owned(),
+    }
 }
 
 /// `GET /api/v1/orgs/{org}/teams`: members of the organization.
-pub(super) async fn list(State(s): State<AppState>, who: Who, Segments(org): Segments<String>) -> ApiResult {
+pub(super) async fn list(s: web::Data<AppState>, who: Who, Segments(org): Segments<String>) -> ApiResult {
     let me = who.user()?;
     let orgs = Orgs::new(&s.accounts);
     let org = orgs.org(me, &org, OrgRole::Member).await?;
-    let items: Vec<Value> = orgs.teams(&org).await?.iter().map(view).collect();
-    ok(json!({ "items": items }))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewTeam {
-    name: String,
-    #[serde(default)]
-    description: String,
+    let items = orgs.teams(&org).await?.iter().map(view).collect();
+    ok(Items { items })
 }
 
 /// `POST /api/v1/orgs/{org}/teams` {name, description?}: owners.
 pub(super) async fn create(
-    State(s): State<AppState>,
+    s: web::Data<AppState>,
     who: Who,
     Segments(org): Segments<String>,
     body: RawBody,
@@ -54,7 +51,7 @@ pub(super) async fn create(
 
 /// `GET /api/v1/orgs/{org}/teams/{team}`: the team with its members and permissions.
 pub(super) async fn get(
-    State(s): State<AppState>,
+    s: web::Data<AppState>,
     who: Who,
     Segments((org, team)): Segments<(String, String)>,
 ) -> ApiResult {
@@ -62,21 +59,22 @@ pub(super) async fn get(
     let orgs = Orgs::new(&s.accounts);
     let org = orgs.org(me, &org, OrgRole::Member).await?;
     let team = orgs.team(&org, &team).await?;
-    let mut body = view(&team);
-    body["members"] = json!(orgs.team_members(&team).await?);
-    body["permissions"] = Value::Array(
-        orgs.team_permissions(&team)
+    ok(TeamDetail {
+        members: orgs.team_members(&team).await?,
+        permissions: orgs
+            .team_permissions(&team)
             .await?
             .iter()
             .map(permission_view)
             .collect(),
-    );
-    ok(body)
+        name: team.name,
+        description: team.description,
+    })
 }
 
 /// `DELETE /api/v1/orgs/{org}/teams/{team}`: owners.
 pub(super) async fn delete(
-    State(s): State<AppState>,
+    s: web::Data<AppState>,
     who: Who,
     Segments((org, team)): Segments<(String, String)>,
 ) -> ApiResult {
@@ -93,7 +91,7 @@ pub(super) async fn delete(
 /// `PUT /api/v1/orgs/{org}/teams/{team}/members/{user}`: owners; the user must be a member of the
 /// organization.
 pub(super) async fn add_member(
-    State(s): State<AppState>,
+    s: web::Data<AppState>,
     who: Who,
     Segments((org, team, user)): Segments<(String, String, String)>,
 ) -> ApiResult {
@@ -109,7 +107,7 @@ pub(super) async fn add_member(
 
 /// `DELETE /api/v1/orgs/{org}/teams/{team}/members/{user}`: owners.
 pub(super) async fn remove_member(
-    State(s): State<AppState>,
+    s: web::Data<AppState>,
     who: Who,
     Segments((org, team, user)): Segments<(String, String, String)>,
 ) -> ApiResult {
@@ -130,7 +128,7 @@ pub(super) async fn remove_member(
 
 /// `GET /api/v1/orgs/{org}/teams/{team}/permissions`: members of the organization.
 pub(super) async fn permissions(
-    State(s): State<AppState>,
+    s: web::Data<AppState>,
     who: Who,
     Segments((org, team)): Segments<(String, String)>,
 ) -> ApiResult {
@@ -138,25 +136,18 @@ pub(super) async fn permissions(
     let orgs = Orgs::new(&s.accounts);
     let org = orgs.org(me, &org, OrgRole::Member).await?;
     let team = orgs.team(&org, &team).await?;
-    let items: Vec<Value> = orgs
+    let items = orgs
         .team_permissions(&team)
         .await?
         .iter()
         .map(permission_view)
         .collect();
-    ok(json!({ "items": items }))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PermissionChange {
-    repository: String,
-    permission: String,
+    ok(Items { items })
 }
 
 /// `PUT /api/v1/orgs/{org}/teams/{team}/permissions` {repository, permission}: owners.
 pub(super) async fn set_permission(
-    State(s): State<AppState>,
+    s: web::Data<AppState>,
     who: Who,
     Segments((org, team)): Segments<(String, String)>,
     body: RawBody,
@@ -165,7 +156,7 @@ pub(super) async fn set_permission(
     let orgs = Orgs::new(&s.accounts);
     let org = orgs.org(me, &org, OrgRole::Owner).await?;
     let team = orgs.team(&org, &team).await?;
-    let req: PermissionChange = body.json()?;
+    let req: Permission = body.json()?;
     let scope = TeamScope::parse(&org.name, &req.repository)?;
     let level = match req.permission.as_str() {
         "read" | "write" | "admin" => Access::parse(&req.permission),
@@ -190,7 +181,7 @@ pub(super) async fn set_permission(
 
 /// `DELETE /api/v1/orgs/{org}/teams/{team}/permissions?repository=…`: owners.
 pub(super) async fn remove_permission(
-    State(s): State<AppState>,
+    s: web::Data<AppState>,
     who: Who,
     Segments((org, team)): Segments<(String, String)>,
     params: Params,

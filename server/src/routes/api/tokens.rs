@@ -1,44 +1,37 @@
 //! `/api/v1/tokens`: the caller's personal access tokens. A token's secret is shown once, when it is
 //! created; it is then used as the password of Basic credentials, on `/v2`, `/token` and here.
 
-use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use actix_web::web;
+use rreg_oci::api::{AccessToken, Items, NewAccessToken};
 
 use super::{created, no_content, ok, time, ApiResult, JsonError, RawBody, Segments, Who};
 use crate::auth::Access;
 use crate::routes::AppState;
 use crate::services::orgs::{Orgs, TokenInfo};
 
-fn view(t: &TokenInfo) -> Value {
-    json!({
-        "id": t.id,
-        "name": t.name,
-        "scope": t.scope,
-        "created_at": time(t.created_at),
-        "last_used_at": t.last_used_at.map(time),
-        "revoked": t.revoked,
-    })
+fn view(t: &TokenInfo) -> AccessToken {
+    AccessToken {
+        id: t.id,
+        name: t.name.clone(),
+        scope: t.scope.clone(),
+        created_at: time(t.created_at),
+        last_used_at: t.last_used_at.map(time),
+        revoked: t.revoked,
+        secret: None,
+    }
 }
 
 /// `GET /api/v1/tokens`: the caller's tokens, revoked ones included.
-pub(super) async fn list(State(s): State<AppState>, who: Who) -> ApiResult {
+pub(super) async fn list(s: web::Data<AppState>, who: Who) -> ApiResult {
     let me = who.user()?;
-    let items: Vec<Value> = Orgs::new(&s.accounts).tokens(me).await?.iter().map(view).collect();
-    ok(json!({ "items": items }))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewToken {
-    name: String,
-    scope: String,
+    let items = Orgs::new(&s.accounts).tokens(me).await?.iter().map(view).collect();
+    ok(Items { items })
 }
 
 /// `POST /api/v1/tokens` {name, scope}: a new token for the caller; the secret is in the answer only.
-pub(super) async fn create(State(s): State<AppState>, who: Who, body: RawBody) -> ApiResult {
+pub(super) async fn create(s: web::Data<AppState>, who: Who, body: RawBody) -> ApiResult {
     let me = who.user()?;
-    let req: NewToken = body.json()?;
+    let req: NewAccessToken = body.json()?;
     let scope = match req.scope.as_str() {
         "repo:read" | "repo:write" | "repo:admin" => Access::parse(&req.scope),
         _ => None,
@@ -58,13 +51,14 @@ pub(super) async fn create(State(s): State<AppState>, who: Who, body: RawBody) -
         &format!("{} {} {}", token.id, token.name, token.scope),
     )
     .await;
-    let mut body = view(&token);
-    body["secret"] = json!(secret);
-    created(body)
+    created(AccessToken {
+        secret: Some(secret),
+        ..view(&token)
+    })
 }
 
 /// `DELETE /api/v1/tokens/{id}`: revokes one of the caller's tokens.
-pub(super) async fn revoke(State(s): State<AppState>, who: Who, Segments(id): Segments<String>) -> ApiResult {
+pub(super) async fn revoke(s: web::Data<AppState>, who: Who, Segments(id): Segments<String>) -> ApiResult {
     let me = who.user()?;
     let id: i64 = id
         .parse()

@@ -1,33 +1,23 @@
 //! `/api/v1/user` and `/api/v1/users`: sign-up and account creation, the caller's own account, the
 //! list of users, password and administrator changes, deletion.
 
-use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use actix_web::web;
+use rreg_oci::api::{Me, Membership, NewUser, User, UserChange};
 
 use super::{created, no_content, ok, page, time, ApiResult, Params, RawBody, Segments, Who};
 use crate::routes::AppState;
 use crate::services::orgs::{check_password, require_admin, Orgs, UserInfo};
 
-fn view(u: &UserInfo) -> Value {
-    json!({
-        "name": u.name,
-        "is_admin": u.is_admin,
-        "created_at": time(u.created_at),
-    })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewUser {
-    name: String,
-    password: String,
-    #[serde(default)]
-    is_admin: bool,
+fn view(u: &UserInfo) -> User {
+    User {
+        name: u.name.clone(),
+        is_admin: u.is_admin,
+        created_at: time(u.created_at),
+    }
 }
 
 /// `POST /api/v1/users` {name, password, is_admin?}: sign-up (when open) or an administrator's.
-pub(super) async fn create(State(s): State<AppState>, who: Who, body: RawBody) -> ApiResult {
+pub(super) async fn create(s: web::Data<AppState>, who: Who, body: RawBody) -> ApiResult {
     let orgs = Orgs::new(&s.accounts);
     // Anonymous callers learn nothing about validation while sign-up is closed.
     orgs.may_create_user(who.principal(), false)?;
@@ -44,21 +34,26 @@ pub(super) async fn create(State(s): State<AppState>, who: Who, body: RawBody) -
 }
 
 /// `GET /api/v1/user`: the caller's account and organizations.
-pub(super) async fn me(State(s): State<AppState>, who: Who) -> ApiResult {
+pub(super) async fn me(s: web::Data<AppState>, who: Who) -> ApiResult {
     let me = who.user()?;
     let u = Orgs::new(&s.accounts).me(me).await?;
-    let orgs: Vec<Value> = u
-        .orgs
-        .iter()
-        .map(|(name, role)| json!({ "name": name, "role": role.as_str() }))
-        .collect();
-    let mut body = view(&u);
-    body["orgs"] = Value::Array(orgs);
-    ok(body)
+    ok(Me {
+        name: u.name.clone(),
+        is_admin: u.is_admin,
+        created_at: time(u.created_at),
+        orgs: u
+            .orgs
+            .iter()
+            .map(|(name, role)| Membership {
+                name: name.clone(),
+                role: role.as_str().to_owned(),
+            })
+            .collect(),
+    })
 }
 
 /// `GET /api/v1/users?last=&n=`: every user, for administrators.
-pub(super) async fn list(State(s): State<AppState>, who: Who, params: Params) -> ApiResult {
+pub(super) async fn list(s: web::Data<AppState>, who: Who, params: Params) -> ApiResult {
     let me = who.user()?;
     require_admin(me)?;
     let n = params.page_size()?;
@@ -68,17 +63,10 @@ pub(super) async fn list(State(s): State<AppState>, who: Who, params: Params) ->
     page("/users", &[], ("last", |u: &UserInfo| u.name.clone()), n, rows, view)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UserChange {
-    password: Option<String>,
-    is_admin: Option<bool>,
-}
-
 /// `PATCH /api/v1/users/{name}` {password?, is_admin?}: one's own password, or anything for
 /// administrators.
 pub(super) async fn update(
-    State(s): State<AppState>,
+    s: web::Data<AppState>,
     who: Who,
     Segments(name): Segments<String>,
     body: RawBody,
@@ -110,7 +98,7 @@ pub(super) async fn update(
 }
 
 /// `DELETE /api/v1/users/{name}`: administrators only.
-pub(super) async fn delete(State(s): State<AppState>, who: Who, Segments(name): Segments<String>) -> ApiResult {
+pub(super) async fn delete(s: web::Data<AppState>, who: Who, Segments(name): Segments<String>) -> ApiResult {
     let me = who.user()?;
     require_admin(me)?;
     let orgs = Orgs::new(&s.accounts);

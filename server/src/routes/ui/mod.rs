@@ -1,21 +1,20 @@
 //! The web UI under `/ui`: plain server-rendered HTML over the same services as the browsing API —
 //! sign in (a session cookie holding the API session token), namespaces and organizations, the
 //! repository list and search, a repository's tags, a tag's layer history with the `docker pull`
-//! command, and an image's layer analysis. No build step: the stylesheet and the one script (copy
-//! buttons, `/ui/app.js`) are compiled in; no script is inline, so the Content-Security-Policy
-//! allows none. State-changing forms (sign in, sign out) are refused from other origins. Private content is shown only to those who may read it; what
+//! command, and an image's layer analysis. Pages are `maud` templates (`html!`), which escape every
+//! value they insert; only `Markup` (HTML the templates made) goes in as it is. No build step: the
+//! stylesheet and the one script (copy buttons, `/ui/app.js`) are compiled in; no script or style
+//! is inline, so the Content-Security-Policy allows none. State-changing forms (sign in, sign out)
+//! are refused from other origins. Private content is shown only to those who may read it; what
 //! they may not read is "not found", as on the API.
 
 mod compare;
 mod pages;
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, Form, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::Router;
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 
 use super::AppState;
@@ -28,27 +27,31 @@ const STYLE: &str = include_str!("style.css");
 const SCRIPT: &str = include_str!("app.js");
 
 /// The routes of the UI (`/` redirects to `/ui/`).
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(|| async { Redirect::to("/ui/") }))
-        .route("/ui", get(|| async { Redirect::to("/ui/") }))
-        .route("/ui/", get(pages::home))
-        .route("/ui/style.css", get(style))
-        .route("/ui/app.js", get(script))
-        .route("/ui/login", get(login_form).post(login))
-        .route("/ui/logout", post(logout))
-        .route("/ui/r/{*path}", get(pages::repository))
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(|| async { redirect("/ui/") }))
+        .route("/ui", web::get().to(|| async { redirect("/ui/") }))
+        .route("/ui/", web::get().to(pages::home))
+        .route("/ui/style.css", web::get().to(style))
+        .route("/ui/app.js", web::get().to(script))
+        .service(
+            web::resource("/ui/login")
+                .route(web::get().to(login_form))
+                .route(web::post().to(login)),
+        )
+        .route("/ui/logout", web::post().to(logout))
+        .route("/ui/r/{path:.*}", web::get().to(pages::repository));
 }
 
-async fn script() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        SCRIPT,
-    )
-        .into_response()
+/// `303 See Other` to `to`: after a form, the browser GETs the target.
+pub(crate) fn redirect(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((header::LOCATION, to)).finish()
+}
+
+async fn script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(SCRIPT)
 }
 
 /// Whether a state-changing request comes from this site: a browser says where a request comes
@@ -73,7 +76,7 @@ pub(crate) fn same_origin(headers: &HeaderMap) -> bool {
     }
 }
 
-fn cross_site() -> Response {
+fn cross_site() -> HttpResponse {
     error_page(
         StatusCode::FORBIDDEN,
         None,
@@ -81,31 +84,11 @@ fn cross_site() -> Response {
     )
 }
 
-async fn style() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        STYLE,
-    )
-        .into_response()
-}
-
-/// Escapes text for HTML content and attribute values.
-pub(crate) fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
+async fn style() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(STYLE)
 }
 
 /// Percent-encodes a query value.
@@ -113,32 +96,68 @@ pub(crate) fn q(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// A whole page.
-pub(crate) fn layout(title: &str, who: Option<&Principal>, body: &str) -> Html<String> {
-    let user = match who {
-        Some(p) => format!(
-            "<span class=\"who\">{}</span> <form method=\"post\" action=\"/ui/logout\" class=\"inline\"><button>Sign out</button></form>",
-            esc(&p.name)
-        ),
-        None => "<a href=\"/ui/login\">Sign in</a>".to_owned(),
-    };
-    Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} · rreg</title><link rel=\"stylesheet\" href=\"/ui/style.css\"><script src=\"/ui/app.js\" defer></script></head><body>\
-         <header><a class=\"brand\" href=\"/ui/\">rreg</a><nav>{user}</nav></header><main>{body}</main></body></html>",
-        esc(title)
-    ))
+/// A rendered page.
+pub(crate) struct Html(pub Markup);
+
+impl Html {
+    /// The page with `200 OK`.
+    pub fn into_response(self) -> HttpResponse {
+        self.status(StatusCode::OK)
+    }
+
+    /// The page with another status.
+    pub fn status(self, status: StatusCode) -> HttpResponse {
+        HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(self.0.into_string())
+    }
+}
+
+/// A whole page around `body`.
+pub(crate) fn layout(title: &str, who: Option<&Principal>, body: Markup) -> Html {
+    Html(html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · rreg" }
+                link rel="stylesheet" href="/ui/style.css";
+                script src="/ui/app.js" defer {}
+            }
+            body {
+                header {
+                    a.brand href="/ui/" { "rreg" }
+                    nav {
+                        @if let Some(p) = who {
+                            span.who { (p.name) }
+                            " "
+                            form.inline method="post" action="/ui/logout" {
+                                button { "Sign out" }
+                            }
+                        } @else {
+                            a href="/ui/login" { "Sign in" }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    })
 }
 
 /// An error page with a status.
-pub(crate) fn error_page(status: StatusCode, who: Option<&Principal>, message: &str) -> Response {
-    let body = format!("<h1>{}</h1><p>{}</p>", status.as_u16(), esc(message));
-    (status, layout(&status.as_u16().to_string(), who, &body)).into_response()
+pub(crate) fn error_page(status: StatusCode, who: Option<&Principal>, message: &str) -> HttpResponse {
+    let code = status.as_u16();
+    let body = html! {
+        h1 { (code) }
+        p { (message) }
+    };
+    layout(&code.to_string(), who, body).status(status)
 }
 
 /// What a service error shows: internal causes are logged, never shown.
-pub(crate) fn service_error(e: ServiceError, who: Option<&Principal>) -> Response {
+pub(crate) fn service_error(e: ServiceError, who: Option<&Principal>) -> HttpResponse {
     let (status, msg) = match e {
         ServiceError::NotFound(m) => (StatusCode::NOT_FOUND, m),
         ServiceError::NameUnknown | ServiceError::ManifestUnknown | ServiceError::BlobUnknown => {
@@ -165,7 +184,6 @@ pub(crate) async fn viewer(state: &AppState, headers: &HeaderMap) -> Option<Prin
 fn session_cookie(headers: &HeaderMap) -> Option<String> {
     headers
         .get_all(header::COOKIE)
-        .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|kv| kv.trim().split_once('='))
@@ -179,24 +197,30 @@ struct LoginQuery {
     next: String,
 }
 
-fn login_page(next: &str, message: Option<&str>) -> Html<String> {
-    let msg = message.map_or(String::new(), |m| format!("<p class=\"error\">{}</p>", esc(m)));
-    layout(
-        "Sign in",
-        None,
-        &format!(
-            "<h1>Sign in</h1>{msg}<form method=\"post\" action=\"/ui/login\" class=\"login\">\
-             <input type=\"hidden\" name=\"next\" value=\"{}\">\
-             <label>Username <input name=\"username\" id=\"username\" autocomplete=\"username\" required></label>\
-             <label>Password <input name=\"password\" id=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>\
-             <button type=\"submit\" id=\"sign-in\">Sign in</button></form>",
-            esc(next)
-        ),
-    )
+fn login_page(next: &str, message: Option<&str>) -> Html {
+    let body = html! {
+        h1 { "Sign in" }
+        @if let Some(m) = message {
+            p.error { (m) }
+        }
+        form.login method="post" action="/ui/login" {
+            input type="hidden" name="next" value=(next);
+            label {
+                "Username "
+                input #username name="username" autocomplete="username" required;
+            }
+            label {
+                "Password "
+                input #password name="password" type="password" autocomplete="current-password" required;
+            }
+            button #sign-in type="submit" { "Sign in" }
+        }
+    };
+    layout("Sign in", None, body)
 }
 
-async fn login_form(Query(lq): Query<LoginQuery>) -> Html<String> {
-    login_page(&lq.next, None)
+async fn login_form(lq: web::Query<LoginQuery>) -> HttpResponse {
+    login_page(&lq.next, None).into_response()
 }
 
 #[derive(Deserialize)]
@@ -216,16 +240,11 @@ fn safe_next(next: &str) -> &str {
     }
 }
 
-async fn login(
-    State(s): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    Form(f): Form<LoginForm>,
-) -> Response {
-    if !same_origin(&headers) {
+async fn login(s: web::Data<AppState>, req: HttpRequest, f: web::Form<LoginForm>) -> HttpResponse {
+    if !same_origin(req.headers()) {
         return cross_site();
     }
-    let addr = peer.ip().to_string();
+    let addr = crate::routes::body::peer_ip(&req);
     let p = match s.accounts.login(&f.username, &f.password, &addr).await {
         Ok(p) => p,
         Err(ServiceError::RateLimited { retry_after }) => {
@@ -233,25 +252,18 @@ async fn login(
                 &f.next,
                 Some(&format!("Too many failed sign-ins; retry in {retry_after} s.")),
             );
-            return (StatusCode::TOO_MANY_REQUESTS, page).into_response();
+            return page.status(StatusCode::TOO_MANY_REQUESTS);
         }
         Err(ServiceError::Unauthorized(_)) => {
-            return (
-                StatusCode::UNAUTHORIZED,
-                login_page(&f.next, Some("Wrong username or password.")),
-            )
-                .into_response()
+            return login_page(&f.next, Some("Wrong username or password.")).status(StatusCode::UNAUTHORIZED)
         }
         Err(e) => return service_error(e, None),
     };
     let (token, expires_in) = match s.accounts.issue_session(&p) {
         Ok(t) => t,
         Err(_) => {
-            return (
-                StatusCode::UNAUTHORIZED,
-                login_page(&f.next, Some("Sign in with your password, not a token.")),
-            )
-                .into_response()
+            return login_page(&f.next, Some("Sign in with your password, not a token."))
+                .status(StatusCode::UNAUTHORIZED)
         }
     };
     Orgs::new(&s.accounts)
@@ -259,27 +271,27 @@ async fn login(
         .await;
     let secure = if s.accounts.https { "; Secure" } else { "" };
     let cookie = format!("{COOKIE}={token}; Path=/ui; HttpOnly; SameSite=Lax; Max-Age={expires_in}{secure}");
-    let mut resp = Redirect::to(safe_next(&f.next)).into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
+    let mut resp = redirect(safe_next(&f.next));
+    if let Ok(v) = header::HeaderValue::from_str(&cookie) {
         resp.headers_mut().insert(header::SET_COOKIE, v);
     }
     resp
 }
 
-async fn logout(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    if !same_origin(&headers) {
+async fn logout(s: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    if !same_origin(req.headers()) {
         return cross_site();
     }
     // The session ends on the server too, not only in this browser.
-    if let Some(token) = session_cookie(&headers) {
+    if let Some(token) = session_cookie(req.headers()) {
         if let Err(e) = s.accounts.end_session(&token).await {
             tracing::debug!(error = %e, "signing out a session that is not valid");
         }
     }
-    let mut resp = Redirect::to("/ui/").into_response();
+    let mut resp = redirect("/ui/");
     resp.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static("rreg_session=; Path=/ui; HttpOnly; SameSite=Lax; Max-Age=0"),
+        header::HeaderValue::from_static("rreg_session=; Path=/ui; HttpOnly; SameSite=Lax; Max-Age=0"),
     );
     resp
 }
@@ -305,10 +317,10 @@ pub(crate) fn size(n: i64) -> String {
     }
 }
 
-/// A time as "3 hours ago" with the exact time on hover.
-pub(crate) fn ago(ms: Option<i64>) -> String {
+/// A time as "3 hours ago" (a `<time>` element with the exact time on hover), or "—" for none.
+pub(crate) fn ago(ms: Option<i64>) -> Markup {
     let Some(ms) = ms else {
-        return "—".to_owned();
+        return html! { "—" };
     };
     let exact = crate::services::accounts::rfc3339(ms.div_euclid(1000));
     let secs = (crate::db::now_ms() - ms).max(0) / 1000;
@@ -320,7 +332,9 @@ pub(crate) fn ago(ms: Option<i64>) -> String {
         2_592_000..=31_535_999 => plural(secs / 2_592_000, "month"),
         _ => plural(secs / 31_536_000, "year"),
     };
-    format!("<time datetime=\"{exact}\" title=\"{exact}\">{text}</time>")
+    html! {
+        time datetime=(exact) title=(exact) { (text) }
+    }
 }
 
 fn plural(n: i64, unit: &str) -> String {
@@ -333,11 +347,50 @@ fn plural(n: i64, unit: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
+    use crate::services::browse::RepoStats;
+    use crate::services::orgs::{Repo, Visibility};
 
     #[test]
-    fn escapes_and_sizes() {
-        assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+    fn templates_escape_what_they_insert() {
+        let repo = Repo {
+            name: "admin/web".to_owned(),
+            namespace: "admin".to_owned(),
+            visibility: Visibility::Public,
+            description: "<script>alert(\"x\")</script> & more".to_owned(),
+            created_at: 0,
+            access: None,
+        };
+        let rows = pages::repo_rows(std::slice::from_ref(&repo), &HashMap::<String, RepoStats>::new());
+        let page = layout("<b>title</b>", None, rows).0.into_string();
+        assert!(
+            page.contains("<div class=\"desc\">&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; more</div>"),
+            "{page}"
+        );
+        assert!(!page.contains("<script>alert"), "{page}");
+        assert!(
+            page.contains("<title>&lt;b&gt;title&lt;/b&gt; · rreg</title>"),
+            "{page}"
+        );
+        assert!(page.contains("<a href=\"/ui/r/admin/web\">admin/web</a>"), "{page}");
+        assert!(page.contains("<script src=\"/ui/app.js\" defer></script>"), "{page}");
+        // A login page keeps the `next` it was given, escaped into the attribute.
+        let login = login_page("/ui/\"><script>", Some("<i>no</i>")).0.into_string();
+        assert!(login.contains("value=\"/ui/&quot;&gt;&lt;script&gt;\""), "{login}");
+        assert!(
+            login.contains("<p class=\"error\">&lt;i&gt;no&lt;/i&gt;</p>"),
+            "{login}"
+        );
+        assert!(ago(Some(0))
+            .into_string()
+            .starts_with("<time datetime=\"1970-01-01T00:00:00Z\""));
+        assert_eq!(ago(None).into_string(), "—");
+    }
+
+    #[test]
+    fn sizes_and_next() {
         assert_eq!(size(999), "999 B");
         assert_eq!(size(1234), "1.23 kB");
         assert_eq!(size(45_600_000), "45.6 MB");

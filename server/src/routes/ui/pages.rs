@@ -1,19 +1,23 @@
 //! The UI's pages: home (namespaces, repository list and search), a repository with its tags, a
 //! tag with its layer history per platform and the pull command, an image's layer analysis. Each
-//! page makes the same one check as the API: read access to the repository.
+//! page makes the same one check as the API: read access to the repository. Pages are built with
+//! `maud::html!`; helpers return `Markup` pieces or plain text for the templates to escape.
 
-use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use actix_web::http::header;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use std::collections::HashMap;
+
+use maud::{html, Markup};
 use rreg_oci::{Platform, Reference, RepoName};
 use serde::Deserialize;
 
-use super::{ago, error_page, esc, layout, q, service_error, size, viewer};
+use super::{ago, error_page, layout, q, service_error, size, viewer};
 use crate::auth::{Access, Principal};
 use crate::db::TagOrder;
 use crate::routes::AppState;
-use crate::services::browse::PlatformInfo;
-use crate::services::orgs::Orgs;
+use crate::services::browse::{PlatformInfo, RepoStats};
+use crate::services::orgs::{Org, Orgs, Repo};
 
 const PAGE: i64 = 50;
 
@@ -39,6 +43,7 @@ pub(super) struct ListQuery {
     prefix: String,
 }
 
+/// Platforms as text: `linux/amd64, linux/arm64/v8`.
 fn platforms(p: &[PlatformInfo]) -> String {
     p.iter()
         .map(|p| {
@@ -47,55 +52,38 @@ fn platforms(p: &[PlatformInfo]) -> String {
                 s.push('/');
                 s.push_str(v);
             }
-            esc(&s)
+            s
         })
         .collect::<Vec<_>>()
         .join(", ")
 }
 
+/// The first 12 hex digits of a digest.
 fn short(digest: &str) -> String {
     let hex = digest.split_once(':').map_or(digest, |(_, h)| h);
-    esc(&hex.chars().take(12).collect::<String>())
+    hex.chars().take(12).collect()
+}
+
+/// A ratio as a percentage with two decimals.
+fn percent(ratio: f64) -> String {
+    format!("{:.2} %", ratio * 100.0)
 }
 
 /// `GET /ui/?q=&namespace=&last=`.
-pub(super) async fn home(State(s): State<AppState>, headers: HeaderMap, Query(lq): Query<ListQuery>) -> Response {
-    let who = viewer(&s, &headers).await;
+pub(super) async fn home(s: web::Data<AppState>, req: HttpRequest, lq: web::Query<ListQuery>) -> HttpResponse {
+    let headers = req.headers();
+    let who = viewer(&s, headers).await;
     let orgs = Orgs::new(&s.accounts);
-    let mut body = String::new();
-    if let Some(p) = &who {
-        let mine = match orgs.list(p, "", 100).await {
+    let mine = match &who {
+        Some(p) => match orgs.list(p, "", 100).await {
             Ok(o) => o,
             Err(e) => return service_error(e, who.as_ref()),
-        };
-        body.push_str("<section class=\"namespaces\"><h2>Namespaces</h2><ul class=\"chips\">");
-        body.push_str(&format!(
-            "<li><a href=\"/ui/?namespace={}\">{}</a> <small>you</small></li>",
-            q(&p.name),
-            esc(&p.name)
-        ));
-        for o in mine {
-            body.push_str(&format!(
-                "<li><a href=\"/ui/?namespace={}\">{}</a> <small>organization · {}</small></li>",
-                q(&o.name),
-                esc(&o.name),
-                o.role.as_str()
-            ));
-        }
-        body.push_str("</ul></section>");
-    }
+        },
+        None => Vec::new(),
+    };
     let namespace = Some(lq.namespace.as_str()).filter(|n| !n.is_empty());
     let query = Some(lq.q.as_str()).filter(|n| !n.is_empty());
     let title = namespace.map_or("Repositories".to_owned(), |n| format!("Repositories of {n}"));
-    body.push_str(&format!(
-        "<h1>{}</h1><form class=\"search\" method=\"get\" action=\"/ui/\">\
-         <input type=\"hidden\" name=\"namespace\" value=\"{}\">\
-         <input type=\"search\" name=\"q\" id=\"q\" placeholder=\"Search repositories\" value=\"{}\">\
-         <button>Search</button></form>",
-        esc(&title),
-        esc(&lq.namespace),
-        esc(&lq.q)
-    ));
     let rows = match orgs
         .list_repos(who.as_ref(), namespace, query, &lq.last, PAGE + 1)
         .await
@@ -110,46 +98,95 @@ pub(super) async fn home(State(s): State<AppState>, headers: HeaderMap, Query(lq
         Ok(st) => st,
         Err(e) => return service_error(e, who.as_ref()),
     };
-    if rows.is_empty() {
-        body.push_str("<p class=\"empty\">No repositories here.</p>");
-    } else {
-        body.push_str("<table class=\"repos\"><thead><tr><th>Repository</th><th>Tags</th><th>Size</th><th>Pulls</th><th>Last pushed</th></tr></thead><tbody>");
-        for r in rows {
-            let st = stats.get(&r.name).cloned().unwrap_or_default();
-            body.push_str(&format!(
-                "<tr><td data-label=\"Repository\"><a href=\"/ui/r/{0}\">{0}</a> <span class=\"badge {1}\">{1}</span><div class=\"desc\">{2}</div></td>\
-                 <td data-label=\"Tags\">{3}</td><td data-label=\"Size\">{4}</td><td data-label=\"Pulls\">{5}</td><td data-label=\"Last pushed\">{6}</td></tr>",
-                esc(&r.name),
-                r.visibility.as_str(),
-                esc(&r.description),
-                st.tag_count,
-                size(st.size),
-                st.pull_count,
-                ago(st.last_pushed)
-            ));
+    let body = html! {
+        @if let Some(p) = &who {
+            (namespaces(p, &mine))
         }
-        body.push_str("</tbody></table>");
+        h1 { (title) }
+        form.search method="get" action="/ui/" {
+            input type="hidden" name="namespace" value=(lq.namespace);
+            input #q type="search" name="q" placeholder="Search repositories" value=(lq.q);
+            button { "Search" }
+        }
+        @if rows.is_empty() {
+            p.empty { "No repositories here." }
+        } @else {
+            (repo_rows(rows, &stats))
+        }
+        @if let (true, Some(last)) = (more, rows.last()) {
+            p.more {
+                a rel="next" href={
+                    "/ui/?namespace=" (q(&lq.namespace)) "&q=" (q(&lq.q)) "&last=" (q(&last.name))
+                } { "Next page" }
+            }
+        }
+    };
+    layout(&title, who.as_ref(), body).into_response()
+}
+
+/// The viewer's namespaces: their own and their organizations'.
+fn namespaces(p: &Principal, orgs: &[Org]) -> Markup {
+    html! {
+        section.namespaces {
+            h2 { "Namespaces" }
+            ul.chips {
+                li {
+                    a href={ "/ui/?namespace=" (q(&p.name)) } { (p.name) }
+                    " "
+                    small { "you" }
+                }
+                @for o in orgs {
+                    li {
+                        a href={ "/ui/?namespace=" (q(&o.name)) } { (o.name) }
+                        " "
+                        small { "organization · " (o.role.as_str()) }
+                    }
+                }
+            }
+        }
     }
-    if let (true, Some(last)) = (more, rows.last()) {
-        body.push_str(&format!(
-            "<p class=\"more\"><a rel=\"next\" href=\"/ui/?namespace={}&amp;q={}&amp;last={}\">Next page</a></p>",
-            q(&lq.namespace),
-            q(&lq.q),
-            q(&last.name)
-        ));
+}
+
+/// The repository list, with each repository's statistics.
+pub(super) fn repo_rows(rows: &[Repo], stats: &HashMap<String, RepoStats>) -> Markup {
+    html! {
+        table.repos {
+            thead {
+                tr { th { "Repository" } th { "Tags" } th { "Size" } th { "Pulls" } th { "Last pushed" } }
+            }
+            tbody {
+                @for r in rows {
+                    @let st = stats.get(&r.name).cloned().unwrap_or_default();
+                    @let visibility = r.visibility.as_str();
+                    tr {
+                        td data-label="Repository" {
+                            a href={ "/ui/r/" (r.name) } { (r.name) }
+                            " "
+                            span.badge.(visibility) { (visibility) }
+                            div.desc { (r.description) }
+                        }
+                        td data-label="Tags" { (st.tag_count) }
+                        td data-label="Size" { (size(st.size)) }
+                        td data-label="Pulls" { (st.pull_count) }
+                        td data-label="Last pushed" { (ago(st.last_pushed)) }
+                    }
+                }
+            }
+        }
     }
-    layout(&title, who.as_ref(), &body).into_response()
 }
 
 /// `GET /ui/r/{name}`, `/ui/r/{name}/-/tags/{tag}`, `/ui/r/{name}/-/layers/{reference}`,
 /// `/ui/r/{name}/-/compare?from=&to=`.
 pub(super) async fn repository(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    axum::extract::Path(path): axum::extract::Path<String>,
-    Query(lq): Query<ListQuery>,
-) -> Response {
-    let who = viewer(&s, &headers).await;
+    s: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    lq: web::Query<ListQuery>,
+) -> HttpResponse {
+    let headers = req.headers();
+    let path = path.into_inner();
+    let who = viewer(&s, headers).await;
     let (name, rest) = match path.split_once("/-/") {
         Some((n, r)) => (n, Some(r)),
         None => (path.trim_end_matches('/'), None),
@@ -164,12 +201,15 @@ pub(super) async fn repository(
             // Anonymous visitors are offered to sign in; the page says nothing more.
             if who.is_none() {
                 let next = format!("/ui/r/{path}");
-                let body = format!(
-                    "<h1>Not found</h1><p>No repository {} — or you need to <a href=\"/ui/login?next={}\">sign in</a>.</p>",
-                    esc(name.as_str()),
-                    q(&next)
-                );
-                return (StatusCode::NOT_FOUND, layout("Not found", None, &body)).into_response();
+                let body = html! {
+                    h1 { "Not found" }
+                    p {
+                        "No repository " (name.as_str()) " — or you need to "
+                        a href={ "/ui/login?next=" (q(&next)) } { "sign in" }
+                        "."
+                    }
+                };
+                return layout("Not found", None, body).status(StatusCode::NOT_FOUND);
             }
             return service_error(e, who.as_ref());
         }
@@ -199,22 +239,24 @@ pub(super) async fn repository(
     }
 }
 
-fn pull_box(cmd: &str) -> String {
-    format!(
-        "<div class=\"pull\"><code id=\"pull-command\">{0}</code>\
-         <button type=\"button\" data-copy=\"pull-command\">Copy</button></div>",
-        esc(cmd)
-    )
+/// The pull command with a copy button (`/ui/app.js`).
+fn pull_box(cmd: &str) -> Markup {
+    html! {
+        div.pull {
+            code #pull-command { (cmd) }
+            button type="button" data-copy="pull-command" { "Copy" }
+        }
+    }
 }
 
 async fn repo_page(
     s: &AppState,
     who: Option<&Principal>,
-    repo: &crate::services::orgs::Repo,
+    repo: &Repo,
     name: &RepoName,
     lq: &ListQuery,
     host: &str,
-) -> Response {
+) -> HttpResponse {
     let stats = s
         .registry
         .repo_stats(std::slice::from_ref(&repo.name))
@@ -241,89 +283,96 @@ async fn repo_page(
     };
     let more = tags.len() as i64 > PAGE;
     let tags = &tags[..tags.len().min(PAGE as usize)];
-    let mut body = format!(
-        "<nav class=\"crumbs\"><a href=\"/ui/?namespace={}\">{}</a> /</nav><h1>{} <span class=\"badge {}\">{}</span></h1><p class=\"desc\">{}</p>\
-         <dl class=\"stats\"><div><dt>Size</dt><dd>{}</dd></div><div><dt>Tags</dt><dd>{}</dd></div><div><dt>Pulls</dt><dd>{}</dd></div>\
-         <div><dt>Last pushed</dt><dd>{}</dd></div><div><dt>Last pulled</dt><dd>{}</dd></div></dl>{}",
-        q(&repo.namespace),
-        esc(&repo.namespace),
-        esc(&repo.name),
-        repo.visibility.as_str(),
-        repo.visibility.as_str(),
-        esc(&repo.description),
-        size(stats.size),
-        stats.tag_count,
-        stats.pull_count,
-        ago(stats.last_pushed),
-        ago(stats.last_pulled),
-        pull_box(&format!("docker pull {host}/{}", repo.name)),
-    );
     let base = format!("/ui/r/{}", repo.name);
-    body.push_str(&format!(
-        "<h2>Tags</h2><p class=\"order\">Sort: <a href=\"{base}\"{}>name</a> · <a href=\"{base}?ordering=last_pushed\"{}>last pushed</a></p>",
-        if order == TagOrder::Name { " class=\"on\"" } else { "" },
-        if order == TagOrder::LastPushed { " class=\"on\"" } else { "" },
-    ));
-    if tags.is_empty() {
-        body.push_str("<p class=\"empty\">No tags yet.</p>");
-    } else {
-        body.push_str("<table class=\"tags\" id=\"tags\"><thead><tr><th>Tag</th><th>Digest</th><th>Platforms</th><th>Size</th><th>Last pushed</th><th>Pushed by</th><th>Last pulled</th></tr></thead><tbody>");
-        for t in tags {
-            body.push_str(&format!(
-                "<tr><td data-label=\"Tag\"><a href=\"{base}/-/tags/{0}\">{0}</a></td><td data-label=\"Digest\"><code title=\"{1}\">{2}</code></td>\
-                 <td data-label=\"Platforms\">{3}</td><td data-label=\"Size\">{4}</td><td data-label=\"Last pushed\">{5}</td><td data-label=\"Pushed by\">{6}</td><td data-label=\"Last pulled\">{7}</td></tr>",
-                esc(&t.name),
-                esc(&t.digest),
-                short(&t.digest),
-                platforms(&t.platforms),
-                size(t.size),
-                ago(Some(t.last_pushed)),
-                esc(&t.pushed_by),
-                ago(t.last_pulled),
-            ));
+    let visibility = repo.visibility.as_str();
+    // The tags as a select's options, one of them selected.
+    let options = |selected: usize| {
+        html! {
+            @for (i, t) in tags.iter().enumerate() {
+                option value=(t.name) selected[i == selected] { (t.name) }
+            }
         }
-        body.push_str("</tbody></table>");
-        if tags.len() > 1 {
-            let options = |selected: usize| {
-                tags.iter()
-                    .enumerate()
-                    .map(|(i, t)| {
-                        format!(
-                            "<option value=\"{0}\"{1}>{0}</option>",
-                            esc(&t.name),
-                            if i == selected { " selected" } else { "" }
-                        )
-                    })
-                    .collect::<String>()
-            };
-            body.push_str(&format!(
-                "<form method=\"get\" action=\"{base}/-/compare\" class=\"compare\" id=\"compare-form\">\
-                 <label>Compare <select name=\"from\">{}</select></label> <label>with <select name=\"to\">{}</select></label> \
-                 <button>Compare</button></form>",
-                options(1),
-                options(0),
-            ));
+    };
+    // The next page: the ordering and the cursor after this page's last tag.
+    let next = match (more, tags.last()) {
+        (true, Some(last)) => Some(match order {
+            TagOrder::Name => ("name", last.name.clone()),
+            TagOrder::LastPushed => ("last_pushed", format!("{}:{}", last.last_pushed, last.name)),
+        }),
+        _ => None,
+    };
+    let body = html! {
+        nav.crumbs {
+            a href={ "/ui/?namespace=" (q(&repo.namespace)) } { (repo.namespace) }
+            " /"
         }
-    }
-    if let (true, Some(last)) = (more, tags.last()) {
-        let cursor = match order {
-            TagOrder::Name => last.name.clone(),
-            TagOrder::LastPushed => format!("{}:{}", last.last_pushed, last.name),
-        };
-        let ordering = if order == TagOrder::LastPushed {
-            "last_pushed"
-        } else {
-            "name"
-        };
-        body.push_str(&format!(
-            "<p class=\"more\"><a rel=\"next\" href=\"{base}?ordering={ordering}&amp;last={}\">Next page</a></p>",
-            q(&cursor)
-        ));
-    }
-    layout(&repo.name, who, &body).into_response()
+        h1 {
+            (repo.name)
+            " "
+            span.badge.(visibility) { (visibility) }
+        }
+        p.desc { (repo.description) }
+        dl.stats {
+            div { dt { "Size" } dd { (size(stats.size)) } }
+            div { dt { "Tags" } dd { (stats.tag_count) } }
+            div { dt { "Pulls" } dd { (stats.pull_count) } }
+            div { dt { "Last pushed" } dd { (ago(stats.last_pushed)) } }
+            div { dt { "Last pulled" } dd { (ago(stats.last_pulled)) } }
+        }
+        (pull_box(&format!("docker pull {host}/{}", repo.name)))
+        h2 { "Tags" }
+        p.order {
+            "Sort: "
+            a href=(base) class=[(order == TagOrder::Name).then_some("on")] { "name" }
+            " · "
+            a href={ (base) "?ordering=last_pushed" } class=[(order == TagOrder::LastPushed).then_some("on")] {
+                "last pushed"
+            }
+        }
+        @if tags.is_empty() {
+            p.empty { "No tags yet." }
+        } @else {
+            table.tags #tags {
+                thead {
+                    tr {
+                        th { "Tag" } th { "Digest" } th { "Platforms" } th { "Size" } th { "Last pushed" }
+                        th { "Pushed by" } th { "Last pulled" }
+                    }
+                }
+                tbody {
+                    @for t in tags {
+                        tr {
+                            td data-label="Tag" { a href={ (base) "/-/tags/" (t.name) } { (t.name) } }
+                            td data-label="Digest" { code title=(t.digest) { (short(&t.digest)) } }
+                            td data-label="Platforms" { (platforms(&t.platforms)) }
+                            td data-label="Size" { (size(t.size)) }
+                            td data-label="Last pushed" { (ago(Some(t.last_pushed))) }
+                            td data-label="Pushed by" { (t.pushed_by) }
+                            td data-label="Last pulled" { (ago(t.last_pulled)) }
+                        }
+                    }
+                }
+            }
+            @if tags.len() > 1 {
+                form.compare #compare-form method="get" action={ (base) "/-/compare" } {
+                    label { "Compare " select name="from" { (options(1)) } }
+                    " "
+                    label { "with " select name="to" { (options(0)) } }
+                    " "
+                    button { "Compare" }
+                }
+            }
+        }
+        @if let Some((ordering, cursor)) = next {
+            p.more {
+                a rel="next" href={ (base) "?ordering=" (ordering) "&last=" (q(&cursor)) } { "Next page" }
+            }
+        }
+    };
+    layout(&repo.name, who, body).into_response()
 }
 
-async fn tag_page(s: &AppState, who: Option<&Principal>, name: &RepoName, tag: &str, host: &str) -> Response {
+async fn tag_page(s: &AppState, who: Option<&Principal>, name: &RepoName, tag: &str, host: &str) -> HttpResponse {
     let t = match s.registry.tag(name, tag).await {
         Ok(t) => t,
         Err(e) => return service_error(e, who),
@@ -336,62 +385,70 @@ async fn tag_page(s: &AppState, who: Option<&Principal>, name: &RepoName, tag: &
         Err(e) => return service_error(e, who),
     };
     let base = format!("/ui/r/{name}");
-    let mut body = format!(
-        "<nav class=\"crumbs\"><a href=\"{base}\">{}</a> :</nav><h1>{}</h1>{}\
-         <dl class=\"stats\"><div><dt>Digest</dt><dd><code>{}</code></dd></div><div><dt>Size</dt><dd>{}</dd></div>\
-         <div><dt>Platforms</dt><dd>{}</dd></div><div><dt>Pushed</dt><dd>{} by {}</dd></div><div><dt>Last pulled</dt><dd>{}</dd></div></dl>",
-        esc(name.as_str()),
-        esc(&t.name),
-        pull_box(&format!("docker pull {host}/{name}:{}", t.name)),
-        esc(&t.digest),
-        size(t.size),
-        platforms(&t.platforms),
-        ago(Some(t.last_pushed)),
-        if t.pushed_by.is_empty() { "—".to_owned() } else { esc(&t.pushed_by) },
-        ago(t.last_pulled),
-    );
-    for img in &images {
-        let plat = img
-            .platform
-            .as_ref()
-            .map(|p| platforms(std::slice::from_ref(p)))
-            .unwrap_or_default();
-        let query = img
-            .platform
-            .as_ref()
-            .map(|p| format!("?platform={}", q(&platforms(std::slice::from_ref(p)))))
-            .unwrap_or_default();
-        body.push_str(&format!(
-            "<section class=\"image\"><h2>{}</h2><p><code title=\"{}\">{}</code> · <a href=\"{base}/-/layers/{}{query}\">Layer analysis</a></p>\
-             <table class=\"history\"><thead><tr><th>#</th><th>Created</th><th>Created by</th><th>Size</th><th>Comment</th></tr></thead><tbody>",
-            if plat.is_empty() { "Image".to_owned() } else { plat.clone() },
-            esc(&img.digest),
-            short(&img.digest),
-            q(&t.name),
-        ));
-        // Newest first, as `docker history` lists them.
-        for (i, e) in img.history.iter().enumerate().rev() {
-            let sz = match &e.layer {
-                Some(l) => match l.diff_size {
-                    Some(d) => format!("{} <small>({} compressed)</small>", size(d), size(l.size)),
-                    None => format!("{} <small>compressed</small>", size(l.size)),
-                },
-                None => "0 B".to_owned(),
-            };
-            body.push_str(&format!(
-                "<tr class=\"{}\"><td data-label=\"#\">{}</td><td data-label=\"Created\">{}</td><td data-label=\"Created by\"><code class=\"cmd\">{}</code></td>\
-                 <td data-label=\"Size\">{}</td><td data-label=\"Comment\">{}</td></tr>",
-                if e.empty_layer { "empty" } else { "layer" },
-                i + 1,
-                esc(e.created.as_deref().unwrap_or("")),
-                esc(&e.created_by),
-                sz,
-                esc(&e.comment),
-            ));
+    let body = html! {
+        nav.crumbs {
+            a href=(base) { (name.as_str()) }
+            " :"
         }
-        body.push_str("</tbody></table></section>");
-    }
-    layout(&format!("{name}:{}", t.name), who, &body).into_response()
+        h1 { (t.name) }
+        (pull_box(&format!("docker pull {host}/{name}:{}", t.name)))
+        dl.stats {
+            div { dt { "Digest" } dd { code { (t.digest) } } }
+            div { dt { "Size" } dd { (size(t.size)) } }
+            div { dt { "Platforms" } dd { (platforms(&t.platforms)) } }
+            div {
+                dt { "Pushed" }
+                dd {
+                    (ago(Some(t.last_pushed)))
+                    " by "
+                    @if t.pushed_by.is_empty() { "—" } @else { (t.pushed_by) }
+                }
+            }
+            div { dt { "Last pulled" } dd { (ago(t.last_pulled)) } }
+        }
+        @for img in &images {
+            @let plat = img.platform.as_ref().map(|p| platforms(std::slice::from_ref(p)));
+            section.image {
+                h2 { (plat.as_deref().unwrap_or("Image")) }
+                p {
+                    code title=(img.digest) { (short(&img.digest)) }
+                    " · "
+                    a href={
+                        (base) "/-/layers/" (q(&t.name))
+                        @if let Some(p) = &plat { "?platform=" (q(p)) }
+                    } { "Layer analysis" }
+                }
+                table.history {
+                    thead {
+                        tr { th { "#" } th { "Created" } th { "Created by" } th { "Size" } th { "Comment" } }
+                    }
+                    tbody {
+                        // Newest first, as `docker history` lists them.
+                        @for (i, e) in img.history.iter().enumerate().rev() {
+                            tr class=(if e.empty_layer { "empty" } else { "layer" }) {
+                                td data-label="#" { (i + 1) }
+                                td data-label="Created" { (e.created.as_deref().unwrap_or("")) }
+                                td data-label="Created by" { code.cmd { (e.created_by) } }
+                                td data-label="Size" {
+                                    @if let Some(l) = &e.layer {
+                                        @if let Some(d) = l.diff_size {
+                                            (size(d)) " " small { "(" (size(l.size)) " compressed)" }
+                                        } @else {
+                                            (size(l.size)) " " small { "compressed" }
+                                        }
+                                    } @else {
+                                        "0 B"
+                                    }
+                                }
+                                td data-label="Comment" { (e.comment) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    layout(&format!("{name}:{}", t.name), who, body).into_response()
 }
 
 async fn layers_page(
@@ -400,7 +457,7 @@ async fn layers_page(
     name: &RepoName,
     reference: &str,
     lq: &ListQuery,
-) -> Response {
+) -> HttpResponse {
     let Ok(r) = Reference::parse(reference) else {
         return error_page(StatusCode::NOT_FOUND, who, "no such image");
     };
@@ -414,58 +471,63 @@ async fn layers_page(
         Err(e) => return service_error(e, who),
     };
     let sep = if matches!(r, Reference::Digest(_)) { "@" } else { ":" };
-    let mut body = format!(
-        "<nav class=\"crumbs\"><a href=\"/ui/r/{0}\">{0}</a> {sep}</nav><h1>{1} — layers</h1>",
-        esc(name.as_str()),
-        esc(reference)
-    );
-    for img in &images {
-        let a = &img.analysis;
-        let plat = img
-            .platform
-            .as_ref()
-            .map(|p| platforms(std::slice::from_ref(p)))
-            .unwrap_or_default();
-        body.push_str(&format!(
-            "<section class=\"image\"><h2>{}</h2><dl class=\"stats\"><div><dt>Efficiency</dt><dd id=\"efficiency\">{:.2} %</dd></div>\
-             <div><dt>Wasted</dt><dd>{}</dd></div><div><dt>User wasted</dt><dd>{:.2} %</dd></div><div><dt>Files size</dt><dd>{}</dd></div></dl>\
-             <table class=\"layers\"><thead><tr><th>#</th><th>Created by</th><th>Size</th><th>Added</th><th>Changed</th><th>Removed</th></tr></thead><tbody>",
-            if plat.is_empty() { "Image".to_owned() } else { plat },
-            a.efficiency * 100.0,
-            size(a.wasted_bytes as i64),
-            a.wasted_user_percent * 100.0,
-            size(a.size_bytes as i64),
-        ));
-        for l in &a.layers {
-            let created_by = img.layers.get(l.index).map_or("", |(_, c)| c.as_str());
-            body.push_str(&format!(
-                "<tr><td data-label=\"#\">{}</td><td data-label=\"Created by\"><code class=\"cmd\">{}</code></td><td data-label=\"Size\">{}</td>\
-                 <td data-label=\"Added\">{} ({})</td><td data-label=\"Changed\">{} ({})</td><td data-label=\"Removed\">{} ({})</td></tr>",
-                l.index + 1,
-                esc(created_by),
-                size(l.size as i64),
-                l.added,
-                size(l.added_bytes as i64),
-                l.changed,
-                size(l.changed_bytes as i64),
-                l.removed,
-                size(l.removed_bytes as i64),
-            ));
+    let body = html! {
+        nav.crumbs {
+            a href={ "/ui/r/" (name.as_str()) } { (name.as_str()) }
+            " " (sep)
         }
-        body.push_str("</tbody></table>");
-        if !a.inefficiencies.is_empty() {
-            body.push_str("<h3>Wasted space</h3><table class=\"waste\"><thead><tr><th>Count</th><th>Total</th><th>Path</th></tr></thead><tbody>");
-            for i in a.inefficiencies.iter().take(50) {
-                body.push_str(&format!(
-                    "<tr><td data-label=\"Count\">{}</td><td data-label=\"Total\">{}</td><td data-label=\"Path\"><code>{}</code></td></tr>",
-                    i.count,
-                    size(i.cumulative_size as i64),
-                    esc(&i.path)
-                ));
+        h1 { (reference) " — layers" }
+        @for img in &images {
+            @let a = &img.analysis;
+            @let plat = img.platform.as_ref().map(|p| platforms(std::slice::from_ref(p)));
+            section.image {
+                h2 { (plat.as_deref().unwrap_or("Image")) }
+                dl.stats {
+                    div { dt { "Efficiency" } dd #efficiency { (percent(a.efficiency)) } }
+                    div { dt { "Wasted" } dd { (size(a.wasted_bytes as i64)) } }
+                    div { dt { "User wasted" } dd { (percent(a.wasted_user_percent)) } }
+                    div { dt { "Files size" } dd { (size(a.size_bytes as i64)) } }
+                }
+                table.layers {
+                    thead {
+                        tr {
+                            th { "#" } th { "Created by" } th { "Size" } th { "Added" } th { "Changed" }
+                            th { "Removed" }
+                        }
+                    }
+                    tbody {
+                        @for l in &a.layers {
+                            @let created_by = img.layers.get(l.index).map_or("", |(_, c)| c.as_str());
+                            tr {
+                                td data-label="#" { (l.index + 1) }
+                                td data-label="Created by" { code.cmd { (created_by) } }
+                                td data-label="Size" { (size(l.size as i64)) }
+                                td data-label="Added" { (l.added) " (" (size(l.added_bytes as i64)) ")" }
+                                td data-label="Changed" { (l.changed) " (" (size(l.changed_bytes as i64)) ")" }
+                                td data-label="Removed" { (l.removed) " (" (size(l.removed_bytes as i64)) ")" }
+                            }
+                        }
+                    }
+                }
+                @if !a.inefficiencies.is_empty() {
+                    h3 { "Wasted space" }
+                    table.waste {
+                        thead {
+                            tr { th { "Count" } th { "Total" } th { "Path" } }
+                        }
+                        tbody {
+                            @for i in a.inefficiencies.iter().take(50) {
+                                tr {
+                                    td data-label="Count" { (i.count) }
+                                    td data-label="Total" { (size(i.cumulative_size as i64)) }
+                                    td data-label="Path" { code { (i.path) } }
+                                }
+                            }
+                        }
+                    }
+                }
             }
-            body.push_str("</tbody></table>");
         }
-        body.push_str("</section>");
-    }
-    layout(&format!("{name} layers"), who, &body).into_response()
+    };
+    layout(&format!("{name} layers"), who, body).into_response()
 }

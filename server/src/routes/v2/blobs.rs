@@ -1,8 +1,9 @@
 //! Blob GET (with `Range`), HEAD and DELETE.
 
-use axum::body::Body;
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use actix_web::body::SizedStream;
+use actix_web::http::header;
+use actix_web::{HttpResponse, HttpResponseBuilder};
+use bytes::Bytes;
 use rreg_oci::{Digest, RepoName};
 
 use super::{ApiResult, Ctx, Req, CONTENT_DIGEST};
@@ -30,55 +31,45 @@ fn parse_range(v: &str) -> Option<ByteRange> {
 pub(super) async fn get(reg: &Registry, name: RepoName, digest: Digest, req: Req, with_body: bool) -> ApiResult {
     if !with_body {
         let info = reg.blob_info(&name, &digest).await?;
-        let mut resp = StatusCode::OK.into_response();
-        blob_headers(&mut resp, &digest, info.size);
-        return Ok(resp);
+        // The length of the blob, no body: HEAD answers carry the size of what GET would send.
+        let empty = futures::stream::empty::<Result<Bytes, std::convert::Infallible>>();
+        return Ok(blob_headers(&mut HttpResponse::Ok(), &digest).body(SizedStream::new(info.size, empty)));
     }
     let range = req.header(header::RANGE).and_then(parse_range);
     let (info, served, body) = reg.get_blob(&name, &digest, range).await?;
-    let partial = range.is_some();
-    let body = match body {
-        BlobBody::Stream(s) => Body::from_stream(s),
-        BlobBody::Bytes(b) => Body::from(b),
+    let len = served.end - served.start;
+    let mut resp = if range.is_some() {
+        let mut r = HttpResponse::PartialContent();
+        r.insert_header((
+            header::CONTENT_RANGE,
+            format!("bytes {}-{}/{}", served.start, served.end - 1, info.size),
+        ));
+        r
+    } else {
+        HttpResponse::Ok()
     };
-    let mut resp = Response::new(body);
-    blob_headers(&mut resp, &digest, served.end - served.start);
-    if partial {
-        *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
-        let cr = format!("bytes {}-{}/{}", served.start, served.end - 1, info.size);
-        if let Ok(v) = HeaderValue::from_str(&cr) {
-            resp.headers_mut().insert(header::CONTENT_RANGE, v);
-        }
-    }
-    Ok(resp)
+    blob_headers(&mut resp, &digest);
+    Ok(match body {
+        BlobBody::Stream(s) => resp.body(SizedStream::new(len, s)),
+        BlobBody::Bytes(b) => resp.body(b),
+    })
 }
 
-fn blob_headers(resp: &mut Response, digest: &Digest, len: u64) {
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    if let Ok(v) = HeaderValue::from_str(&digest.to_string()) {
-        h.insert(CONTENT_DIGEST, v.clone());
-        if let Ok(etag) = HeaderValue::from_str(&format!("\"{digest}\"")) {
-            h.insert(header::ETAG, etag);
-        }
-    }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=31536000"));
+fn blob_headers<'a>(resp: &'a mut HttpResponseBuilder, digest: &Digest) -> &'a mut HttpResponseBuilder {
+    let d = digest.to_string();
+    resp.content_type("application/octet-stream")
+        .insert_header((header::ACCEPT_RANGES, "bytes"))
+        .insert_header((header::ETAG, format!("\"{d}\"")))
+        .insert_header((CONTENT_DIGEST, d))
+        .insert_header((header::CACHE_CONTROL, "max-age=31536000"))
 }
 
 pub(super) async fn delete(reg: &Registry, ctx: &Ctx<'_>, name: RepoName, digest: Digest) -> ApiResult {
     reg.delete_blob(&name, &digest).await?;
     ctx.audit("blob.delete", &format!("{name}@{digest}")).await;
-    let mut resp = StatusCode::ACCEPTED.into_response();
-    if let Ok(v) = HeaderValue::from_str(&digest.to_string()) {
-        resp.headers_mut().insert(CONTENT_DIGEST, v);
-    }
-    resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(0));
-    Ok(resp)
+    Ok(HttpResponse::Accepted()
+        .insert_header((CONTENT_DIGEST, digest.to_string()))
+        .finish())
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Tag list, catalog and referrers, with `n`/`last` paging and `Link` headers.
 
-use axum::http::{header, HeaderName, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use actix_web::http::header::{self, HeaderName};
+use actix_web::HttpResponse;
 use rreg_oci::{media_types, Digest, ErrorCode, RepoName};
 
 use super::{ApiResult, Ctx, Req};
@@ -24,25 +24,26 @@ fn page_size(req: &Req) -> Result<Option<i64>, ApiError> {
 }
 
 /// A JSON response with a `Link` to the next page when there is one.
-fn paged(path: &str, n: Option<i64>, page: &Page, body: serde_json::Value) -> Response {
-    let mut resp = (StatusCode::OK, axum::Json(body)).into_response();
+fn paged(path: &str, n: Option<i64>, page: &Page, body: impl serde::Serialize) -> HttpResponse {
+    let mut resp = HttpResponse::Ok();
     if let (true, Some(last)) = (page.more, page.items.last()) {
         let n = n.map_or(page.items.len() as i64, |n| n);
         let q: String = form_urlencoded::Serializer::new(String::new())
             .append_pair("n", &n.to_string())
             .append_pair("last", last)
             .finish();
-        if let Ok(v) = HeaderValue::from_str(&format!("<{path}?{q}>; rel=\"next\"")) {
-            resp.headers_mut().insert(header::LINK, v);
-        }
+        resp.insert_header((header::LINK, format!("<{path}?{q}>; rel=\"next\"")));
     }
-    resp
+    resp.json(body)
 }
 
 pub(super) async fn tags(reg: &Registry, name: RepoName, req: Req) -> ApiResult {
     let n = page_size(&req)?;
     let page = reg.list_tags(&name, n, req.param("last")).await?;
-    let body = serde_json::json!({ "name": name.as_str(), "tags": page.items });
+    let body = rreg_oci::distribution::TagList {
+        name: name.to_string(),
+        tags: page.items.clone(),
+    };
     Ok(paged(&format!("/v2/{name}/tags/list"), n, &page, body))
 }
 
@@ -52,23 +53,20 @@ pub(super) async fn catalog(reg: &Registry, ctx: &Ctx<'_>, req: Req) -> ApiResul
     let page = reg
         .catalog(filter.as_ref().map(|w| w.as_ref()), n, req.param("last"))
         .await?;
-    let body = serde_json::json!({ "repositories": page.items });
+    let body = rreg_oci::distribution::Catalog {
+        repositories: page.items.clone(),
+    };
     Ok(paged("/v2/_catalog", n, &page, body))
 }
 
 pub(super) async fn referrers(reg: &Registry, name: RepoName, subject: Digest, req: Req) -> ApiResult {
     let filter = req.param("artifactType").filter(|s| !s.is_empty());
     let manifests = reg.referrers(&name, &subject, filter).await?;
-    let body = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": media_types::OCI_INDEX,
-        "manifests": manifests,
-    });
-    let mut resp = (StatusCode::OK, axum::Json(body)).into_response();
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(media_types::OCI_INDEX));
+    let body = rreg_oci::distribution::ReferrersIndex::new(manifests);
+    let mut resp = HttpResponse::Ok();
+    resp.content_type(media_types::OCI_INDEX);
     if filter.is_some() {
-        h.insert(FILTERS_APPLIED, HeaderValue::from_static("artifactType"));
+        resp.insert_header((FILTERS_APPLIED, "artifactType"));
     }
-    Ok(resp)
+    Ok(resp.json(body))
 }

@@ -1,10 +1,11 @@
 //! Manifest GET/HEAD (with `Accept` negotiation), PUT and DELETE, by tag or digest.
 
-use axum::http::{header, HeaderName, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use actix_web::http::header::{self, HeaderName};
+use actix_web::HttpResponse;
 use rreg_oci::{ErrorCode, Reference, RepoName};
 
 use super::{ApiResult, Ctx, Req, CONTENT_DIGEST};
+use crate::routes::body::Body;
 use crate::routes::errors::ApiError;
 use crate::services::{Registry, ServiceError};
 
@@ -14,7 +15,6 @@ const OCI_SUBJECT: HeaderName = HeaderName::from_static("oci-subject");
 fn accepted(req: &Req) -> Vec<String> {
     req.headers
         .get_all(header::ACCEPT)
-        .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|t| t.split(';').next().unwrap_or(t).trim().to_owned())
@@ -31,24 +31,12 @@ pub(super) async fn get(reg: &Registry, name: RepoName, reference: Reference, re
         };
         reg.record_pull(m.repo_id, m.id, &m.digest, tag);
     }
-    let len = m.content.len();
-    let mut resp = if with_body {
-        Response::new(axum::body::Body::from(m.content))
-    } else {
-        StatusCode::OK.into_response()
-    };
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-    if let Ok(v) = HeaderValue::from_str(&m.media_type) {
-        h.insert(header::CONTENT_TYPE, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&m.digest) {
-        h.insert(CONTENT_DIGEST, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", m.digest)) {
-        h.insert(header::ETAG, v);
-    }
-    Ok(resp)
+    // A HEAD answer carries the length of the body GET sends; the HTTP layer leaves the body out.
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, m.media_type.as_str()))
+        .insert_header((CONTENT_DIGEST, m.digest.as_str()))
+        .insert_header((header::ETAG, format!("\"{}\"", m.digest)))
+        .body(m.content))
 }
 
 pub(super) async fn put(reg: &Registry, ctx: &Ctx<'_>, name: RepoName, reference: Reference, req: Req) -> ApiResult {
@@ -63,31 +51,19 @@ pub(super) async fn put(reg: &Registry, ctx: &Ctx<'_>, name: RepoName, reference
         reg.record_pusher(&name, t.as_str(), &put.digest, ctx.caller.name())
             .await;
     }
-    let mut resp = StatusCode::CREATED.into_response();
-    let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&format!("/v2/{name}/manifests/{}", put.digest)) {
-        h.insert(header::LOCATION, v);
+    let mut resp = HttpResponse::Created();
+    resp.insert_header((header::LOCATION, format!("/v2/{name}/manifests/{}", put.digest)))
+        .insert_header((CONTENT_DIGEST, put.digest.to_string()));
+    if let Some(s) = &put.subject {
+        resp.insert_header((OCI_SUBJECT, s.to_string()));
     }
-    if let Ok(v) = HeaderValue::from_str(&put.digest.to_string()) {
-        h.insert(CONTENT_DIGEST, v);
-    }
-    if let Some(s) = put
-        .subject
-        .as_ref()
-        .and_then(|s| HeaderValue::from_str(&s.to_string()).ok())
-    {
-        h.insert(OCI_SUBJECT, s);
-    }
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
-    Ok(resp)
+    Ok(resp.finish())
 }
 
 pub(super) async fn delete(reg: &Registry, ctx: &Ctx<'_>, name: RepoName, reference: Reference) -> ApiResult {
     reg.delete_manifest(&name, &reference).await?;
     ctx.audit("manifest.delete", &format!("{name}:{reference}")).await;
-    let mut resp = StatusCode::ACCEPTED.into_response();
-    resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(0));
-    Ok(resp)
+    Ok(HttpResponse::Accepted().finish())
 }
 
 /// Most bytes of an oversized manifest read and thrown away so the client sees the 413 rather than a
@@ -96,16 +72,15 @@ const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
 /// Reads a manifest body of at most `limit` bytes. A larger one is drained (up to a bound) and refused
 /// with `SIZE_INVALID`.
-async fn read_limited(body: axum::body::Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
+async fn read_limited(mut stream: Body, limit: usize) -> Result<bytes::Bytes, ApiError> {
     use futures::StreamExt;
-    let mut stream = body.into_data_stream();
     let mut buf = bytes::BytesMut::new();
     let mut total = 0usize;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
             ApiError::with_message(ErrorCode::ManifestInvalid, format!("reading the manifest failed: {e}"))
         })?;
-        total += chunk.len();
+        total = total.saturating_add(chunk.len());
         if total <= limit {
             buf.extend_from_slice(&chunk);
         } else if total > DRAIN_LIMIT {

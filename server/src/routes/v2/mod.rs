@@ -7,17 +7,13 @@ mod listing;
 mod manifests;
 mod uploads;
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
 use rreg_oci::{Digest, ErrorCode, RepoName};
 
-use std::net::SocketAddr;
-
-use axum::extract::ConnectInfo;
-
 use super::auth;
+use super::body::{peer_ip, Body};
 use super::errors::ApiError;
 use super::AppState;
 use crate::auth::{Action, Caller};
@@ -27,7 +23,7 @@ pub(crate) const API_VERSION: HeaderName = HeaderName::from_static("docker-distr
 pub(crate) const CONTENT_DIGEST: HeaderName = HeaderName::from_static("docker-content-digest");
 pub(crate) const UPLOAD_UUID: HeaderName = HeaderName::from_static("docker-upload-uuid");
 
-pub(crate) type ApiResult = Result<Response, ApiError>;
+pub(crate) type ApiResult = Result<HttpResponse, ApiError>;
 
 /// The request parts a route may need.
 pub(crate) struct Req {
@@ -44,14 +40,13 @@ impl Req {
     }
 
     /// A header as a string, if present and valid.
-    pub fn header(&self, name: impl axum::http::header::AsHeaderName) -> Option<&str> {
+    pub fn header(&self, name: impl header::AsHeaderName) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
     /// `Content-Length`, if present.
     pub fn content_length(&self) -> Option<u64> {
-        self.header(axum::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.parse().ok())
+        self.header(header::CONTENT_LENGTH).and_then(|v| v.parse().ok())
     }
 }
 
@@ -212,45 +207,36 @@ async fn authorize(ctx: &Ctx<'_>, headers: &HeaderMap, need: Need<'_>) -> Result
 }
 
 /// Every `/v2` request comes through here.
-pub(crate) async fn dispatch(
-    State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let query = uri
-        .query()
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default();
+pub(crate) async fn dispatch(state: web::Data<AppState>, http: HttpRequest, payload: web::Payload) -> HttpResponse {
+    let query = form_urlencoded::parse(http.query_string().as_bytes())
+        .into_owned()
+        .collect();
     let req = Req {
-        method,
-        headers,
+        method: http.method().clone(),
+        headers: http.headers().clone(),
         query,
-        body,
+        body: Body::new(&http, payload),
     };
-    let result = match route(uri.path()) {
+    let result = match route(http.path()) {
         None => Err(
             ApiError::with_message(ErrorCode::NameInvalid, "no such endpoint or invalid repository name")
                 .status(StatusCode::NOT_FOUND),
         ),
-        Some(r) => checked(&state, r, req, peer).await,
+        Some(r) => checked(&state, r, req, peer_ip(&http)).await,
     };
-    let mut resp = result.unwrap_or_else(IntoResponse::into_response);
+    let mut resp = result.unwrap_or_else(ApiError::into_response);
     resp.headers_mut()
         .insert(API_VERSION, HeaderValue::from_static("registry/2.0"));
     resp
 }
 
-async fn checked(state: &AppState, r: Route<'_>, req: Req, peer: SocketAddr) -> ApiResult {
+async fn checked(state: &AppState, r: Route<'_>, req: Req, addr: String) -> ApiResult {
     // Names are checked before access: an invalid name reveals nothing.
     if let Route::Tags(n) | Route::Uploads(n, _) | Route::Blob(n, _) | Route::Manifest(n, _) | Route::Referrers(n, _) =
         r
     {
         repo(n)?;
     }
-    let addr = peer.ip().to_string();
     let caller = match auth::identify(&state.accounts, &req.headers, &addr).await {
         Ok(c) => c,
         Err(ServiceError::Unauthorized(m)) => return Err(auth::challenge(&state.accounts, &req.headers, None, &m)),
@@ -270,7 +256,7 @@ async fn handle(state: &AppState, ctx: &Ctx<'_>, r: Route<'_>, req: Req) -> ApiR
     let reg = &state.registry;
     match r {
         Route::Base => match m {
-            Method::GET | Method::HEAD => Ok((StatusCode::OK, axum::Json(serde_json::json!({}))).into_response()),
+            Method::GET | Method::HEAD => Ok(HttpResponse::Ok().content_type("application/json").body("{}")),
             _ => Err(unsupported(&m)),
         },
         Route::Catalog => match m {

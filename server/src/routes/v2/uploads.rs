@@ -1,12 +1,14 @@
 //! Upload sessions: POST (start, monolithic with `digest`, or cross-repository mount), PATCH (streamed
 //! or chunked with `Content-Range`), PUT (finish), GET (status) and DELETE (cancel).
 
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use actix_web::http::header;
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
 use rreg_oci::{ErrorCode, RepoName};
 
 use super::{digest, ApiResult, Ctx, Req, CONTENT_DIGEST, UPLOAD_UUID};
 use crate::auth::Action;
+use crate::routes::body::Body;
 use crate::routes::errors::ApiError;
 use crate::services::{MountOutcome, Registry, ServiceError, UploadState};
 
@@ -19,34 +21,20 @@ fn range_value(size: u64) -> String {
 }
 
 /// `202 Accepted` (or `204` for a status query) describing where a session stands.
-fn session(status: StatusCode, name: &RepoName, state: &UploadState) -> Response {
-    let mut resp = status.into_response();
-    let h = resp.headers_mut();
-    for (k, v) in [
-        (header::LOCATION, location(name, &state.id)),
-        (header::RANGE, range_value(state.size)),
-        (UPLOAD_UUID, state.id.clone()),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(&v) {
-            h.insert(k, v);
-        }
-    }
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
-    resp
+fn session(status: StatusCode, name: &RepoName, state: &UploadState) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::LOCATION, location(name, &state.id)))
+        .insert_header((header::RANGE, range_value(state.size)))
+        .insert_header((UPLOAD_UUID, state.id.clone()))
+        .finish()
 }
 
 /// `201 Created` for a blob now in the repository.
-fn created(name: &RepoName, d: &rreg_oci::Digest) -> Response {
-    let mut resp = StatusCode::CREATED.into_response();
-    let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&format!("/v2/{name}/blobs/{d}")) {
-        h.insert(header::LOCATION, v);
-    }
-    if let Ok(v) = HeaderValue::from_str(&d.to_string()) {
-        h.insert(CONTENT_DIGEST, v);
-    }
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(0));
-    resp
+fn created(name: &RepoName, d: &rreg_oci::Digest) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/v2/{name}/blobs/{d}")))
+        .insert_header((CONTENT_DIGEST, d.to_string()))
+        .finish()
 }
 
 /// Most bytes of a refused chunk read and thrown away, so that the client reads the error on a
@@ -54,11 +42,11 @@ fn created(name: &RepoName, d: &rreg_oci::Digest) -> Response {
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
 /// Reads what a refused request left of its body (nothing, when the body was consumed).
-async fn drain(body: &mut axum::body::BodyDataStream) {
+async fn drain(body: &mut Body) {
     use futures::StreamExt;
     let mut seen = 0usize;
     while let Some(Ok(chunk)) = body.next().await {
-        seen += chunk.len();
+        seen = seen.saturating_add(chunk.len());
         if seen > DRAIN_LIMIT {
             break;
         }
@@ -132,7 +120,7 @@ pub(super) async fn start(reg: &Registry, ctx: &Ctx<'_>, name: RepoName, req: Re
     if let Some(d) = req.param("digest") {
         let d = digest(d)?;
         let len = req.content_length();
-        let mut body = req.body.into_data_stream();
+        let mut body = req.body;
         let result = reg.upload_monolithic(&name, &d, len, &mut body).await;
         drain(&mut body).await;
         result?;
@@ -149,7 +137,7 @@ pub(super) async fn status(reg: &Registry, name: RepoName, id: &str) -> ApiResul
 
 pub(super) async fn patch(reg: &Registry, name: RepoName, id: &str, req: Req) -> ApiResult {
     let (start, len) = chunk_bounds(&req)?;
-    let mut body = req.body.into_data_stream();
+    let mut body = req.body;
     let result = reg.append_upload(&name, id, start, len, &mut body).await;
     drain(&mut body).await;
     let state = result.map_err(|e| chunk_error(&name, e))?;
@@ -162,7 +150,7 @@ pub(super) async fn put(reg: &Registry, name: RepoName, id: &str, req: Req) -> A
         .ok_or_else(|| ApiError::with_message(ErrorCode::DigestInvalid, "the digest query parameter is required"))?;
     let d = digest(d)?;
     let (start, len) = chunk_bounds(&req)?;
-    let mut body = req.body.into_data_stream();
+    let mut body = req.body;
     let result = reg.finish_upload(&name, id, &d, start, len, &mut body).await;
     drain(&mut body).await;
     result.map_err(|e| chunk_error(&name, e))?;
@@ -171,9 +159,7 @@ pub(super) async fn put(reg: &Registry, name: RepoName, id: &str, req: Req) -> A
 
 pub(super) async fn cancel(reg: &Registry, name: RepoName, id: &str) -> ApiResult {
     reg.cancel_upload(&name, id).await?;
-    let mut resp = StatusCode::NO_CONTENT.into_response();
-    resp.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(0));
-    Ok(resp)
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[cfg(test)]
