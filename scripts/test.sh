@@ -383,7 +383,7 @@ fi
 # build here (CI starts from a clean clone, so nothing stale is reused). Built once, then each
 # binary runs directly with a throw-away corpus dir first (libFuzzer writes new inputs there, never
 # into fuzz/seeds/); the layer target extracts hostile tars as root, so it runs in fuzz/sandbox.sh.
-FUZZ_TARGETS=(reference manifest dockerfile dockerignore layer)
+FUZZ_TARGETS=(reference manifest dockerfile dockerignore layer v2_path)
 FUZZ_SECS="${RREG_FUZZ_SECS:-20}"
 section "cargo fuzz: ${FUZZ_TARGETS[*]} (${FUZZ_SECS}s each, no sanitizer)"
 FUZZ_OK=1

@@ -148,14 +148,17 @@ pub struct ServerSettings {
     /// With TLS on: a second, plain-HTTP address whose every request is redirected (`308`) to the
     /// HTTPS listener. Empty: no plain-HTTP listener at all.
     pub http_redirect_listen: String,
-    /// Seconds a client may take to send a request's headers (also closes idle keep-alive
-    /// connections); 0 turns the limit off.
+    /// Seconds a client may take to send a request's head (answered `408`, connection closed);
+    /// 0 turns the limit off.
     pub header_read_timeout_secs: u64,
     /// Seconds a request body may stall without sending a byte before the request is failed;
     /// 0 turns the limit off.
     pub body_idle_timeout_secs: u64,
     /// Largest request head (request line and headers), in bytes; larger ones get `431`.
     pub max_header_bytes: usize,
+    /// IP addresses of reverse proxies in front of the server: only their `X-Forwarded-Proto` and
+    /// `X-Forwarded-Host` shape the token realm. Empty: those headers are ignored.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for ServerSettings {
@@ -168,6 +171,7 @@ impl Default for ServerSettings {
             header_read_timeout_secs: 30,
             body_idle_timeout_secs: 60,
             max_header_bytes: 64 * 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }

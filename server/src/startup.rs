@@ -32,6 +32,8 @@ pub enum StartupError {
     Bind { addr: String, source: std::io::Error },
     #[error("TLS: {0}")]
     Tls(String),
+    #[error("configuration: {0}")]
+    Config(String),
     #[error("cannot create data folder {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
 }
@@ -83,6 +85,15 @@ impl Application {
         let data = &settings.storage.data_dir;
         let mut accounts = Accounts::bootstrap(db, &settings.auth, data).await?;
         accounts.https = !settings.server.tls_cert.as_os_str().is_empty();
+        accounts.trusted_proxies = settings
+            .server
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse()
+                    .map_err(|_| StartupError::Config(format!("server.trusted_proxies: {p:?} is not an IP address")))
+            })
+            .collect::<Result<_, _>>()?;
         if settings.gc.interval_secs > 0 {
             spawn_gc_schedule(registry.clone(), settings.gc.clone());
         }

@@ -7,6 +7,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{basic, client_with, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -389,6 +391,72 @@ async fn wrong_guesses_from_one_address_do_not_lock_the_user_out_elsewhere() {
         StatusCode::TOO_MANY_REQUESTS,
         "the address is limited whatever the account"
     );
+}
+
+#[tokio::test]
+async fn repeated_lockouts_last_longer_and_a_success_starts_over() {
+    let s = TestServer::start_with_env(&[
+        ("RREG__AUTH__MAX_FAILED_LOGINS", "2"),
+        ("RREG__AUTH__FAILED_LOGIN_WINDOW_SECS", "5"),
+    ])
+    .await;
+    new_user(&s, "alice", PW).await;
+    let retry_after = |r: &reqwest::Response| -> u64 {
+        r.headers()["retry-after"]
+            .to_str()
+            .expect("ascii")
+            .parse()
+            .expect("seconds")
+    };
+    let attacker = from("127.0.0.6", Some(&basic("alice", "wrong-guess")));
+    for _ in 0..2 {
+        assert_eq!(
+            attacker.get(s.url("/v2/")).send().await.expect("guess").status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let r = attacker.get(s.url("/v2/")).send().await.expect("locked");
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let first = retry_after(&r);
+    assert!((1..=5).contains(&first), "first lockout: {first} s");
+    // Requests while locked out do not count; wait for the end of the lockout.
+    let r = loop {
+        let r = attacker.get(s.url("/v2/")).send().await.expect("poll");
+        if r.status() != StatusCode::TOO_MANY_REQUESTS {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "that poll was the first failure after the lockout"
+    );
+    assert_eq!(
+        attacker.get(s.url("/v2/")).send().await.expect("guess").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let r = attacker.get(s.url("/v2/")).send().await.expect("locked again");
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let second = retry_after(&r);
+    assert!(
+        second > 5 && second <= 10,
+        "the second lockout lasts twice the window: {second} s"
+    );
+
+    // A successful login forgets the failures before it.
+    let wrong = from("127.0.0.7", Some(&basic("alice", "wrong-guess")));
+    let right = from("127.0.0.7", Some(&basic("alice", PW)));
+    for _ in 0..3 {
+        assert_eq!(
+            wrong.get(s.url("/v2/")).send().await.expect("guess").status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            right.get(s.url("/v2/")).send().await.expect("right").status(),
+            StatusCode::OK
+        );
+    }
 }
 
 #[tokio::test]

@@ -457,6 +457,56 @@ async fn oversized_heads_are_refused() {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
+/// The realm of the `WWW-Authenticate` challenge for a raw request with extra headers.
+async fn realm_of(addr: &str, extra: &str) -> String {
+    let req = format!("GET /v2/ HTTP/1.1\r\n{extra}Connection: close\r\n\r\n");
+    let resp = raw(addr, req.as_bytes(), Duration::from_secs(10)).await;
+    assert_eq!(status_of(&resp), 401, "{resp}");
+    let line = resp
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("www-authenticate:"))
+        .unwrap_or_else(|| panic!("no challenge: {resp}"));
+    let realm = line
+        .split("realm=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("realm");
+    realm.to_owned()
+}
+
+#[tokio::test]
+async fn the_token_realm_is_never_taken_from_untrusted_headers() {
+    let s = TestServer::start().await;
+    let port = s.addr.rsplit(':').next().expect("port").to_owned();
+    assert_eq!(
+        realm_of(&s.addr, &format!("Host: 127.0.0.1:{port}\r\n")).await,
+        format!("http://127.0.0.1:{port}/token")
+    );
+    // A Host that is no host is not echoed into the challenge.
+    for bad in ["evil\",scope=\"x", "a b", "x<y>"] {
+        assert_eq!(
+            realm_of(&s.addr, &format!("Host: {bad}\r\n")).await,
+            "http://localhost/token",
+            "{bad}"
+        );
+    }
+    // Forwarded headers from a client that is no configured proxy are ignored.
+    let forwarded = "Host: reg.internal\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: phish.example\r\n";
+    assert_eq!(realm_of(&s.addr, forwarded).await, "http://reg.internal/token");
+
+    // From a configured proxy they are believed (still validated).
+    let p = TestServer::start_with_env(&[("RREG__SERVER__TRUSTED_PROXIES", "[\"127.0.0.1\"]")]).await;
+    assert_eq!(realm_of(&p.addr, forwarded).await, "https://phish.example/token");
+    assert_eq!(
+        realm_of(
+            &p.addr,
+            "Host: reg.internal\r\nX-Forwarded-Proto: gopher\r\nX-Forwarded-Host: a\"b\r\n"
+        )
+        .await,
+        "http://reg.internal/token"
+    );
+}
+
 #[tokio::test]
 async fn the_configured_head_limit_is_enforced() {
     // `server.max_header_bytes` below the HTTP layer's own limits: the server's check answers.

@@ -264,6 +264,28 @@ mod tests {
             Err(TokenError::BadSignature)
         ));
         assert!(matches!(k.verify("a.b", "svc"), Err(TokenError::Malformed)));
+        // Another algorithm is refused before any key is used: `none`, and HMAC keyed with
+        // something public (the kid).
+        let claims = parts[1];
+        for alg in ["none", "HS256"] {
+            let header = B64.encode(format!(r#"{{"alg":"{alg}","typ":"JWT","kid":"{}"}}"#, k.kid()));
+            let sig = if alg == "none" {
+                String::new()
+            } else {
+                let key = jsonwebtoken::EncodingKey::from_secret(k.kid().as_bytes());
+                let h = Header::new(Algorithm::HS256);
+                let t = jsonwebtoken::encode(&h, &serde_json::json!({"sub": "admin"}), &key).expect("hs256");
+                t.rsplit('.').next().expect("sig").to_owned()
+            };
+            let forged = format!("{header}.{claims}.{sig}");
+            assert!(
+                matches!(
+                    k.verify(&forged, "svc"),
+                    Err(TokenError::WrongKey | TokenError::Malformed)
+                ),
+                "{alg} accepted"
+            );
+        }
     }
 
     /// A token framed and signed as rreg did before `jsonwebtoken` (header `alg`, `typ`, `kid` in

@@ -41,29 +41,42 @@ pub async fn identify(accounts: &Accounts, headers: &HeaderMap, addr: &str) -> R
     )))
 }
 
-/// The token endpoint clients are sent to.
-pub fn realm(accounts: &Accounts, headers: &HeaderMap) -> String {
+/// The token endpoint clients are sent to: `auth.realm` when configured, else this server as the
+/// client reached it. The host comes from `Host` (or, from a configured proxy only,
+/// `X-Forwarded-Host`) and must look like a host: anything else becomes `localhost` rather than
+/// being echoed into the challenge.
+pub fn realm(accounts: &Accounts, headers: &HeaderMap, peer: &str) -> String {
     if let Some(r) = accounts.realm() {
         return r.to_owned();
     }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let proxied = accounts.trusts_proxy(peer);
+    let host = proxied
+        .then(|| get("x-forwarded-host"))
+        .flatten()
+        .filter(|h| is_host(h))
+        .or_else(|| get(header::HOST.as_str()).filter(|h| is_host(h)))
         .unwrap_or("localhost");
-    let scheme = headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
+    let scheme = proxied
+        .then(|| get("x-forwarded-proto"))
+        .flatten()
+        .filter(|p| *p == "http" || *p == "https")
         .unwrap_or(if accounts.https { "https" } else { "http" });
     format!("{scheme}://{host}/token")
 }
 
+/// A host name or address with an optional port: letters, digits, `.`, `-`, `_`, `:` and the
+/// brackets of an IPv6 literal.
+fn is_host(h: &str) -> bool {
+    !h.is_empty()
+        && h.len() <= 255
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':' | b'[' | b']'))
+}
+
 /// `401 UNAUTHORIZED` with a Bearer challenge for `scope` (e.g. `repository:a/b:pull,push`).
-pub fn challenge(accounts: &Accounts, headers: &HeaderMap, scope: Option<&str>, message: &str) -> ApiError {
-    let mut value = format!(
-        "Bearer realm=\"{}\",service=\"{}\"",
-        realm(accounts, headers),
-        accounts.service()
-    );
+pub fn challenge(accounts: &Accounts, realm: &str, scope: Option<&str>, message: &str) -> ApiError {
+    let mut value = format!("Bearer realm=\"{realm}\",service=\"{}\"", accounts.service());
     if let Some(s) = scope {
         value.push_str(&format!(",scope=\"{s}\""));
     }

@@ -22,6 +22,20 @@ const LOGIN_CACHE_TTL: Duration = Duration::from_secs(60);
 /// A registry token as `/token` answers it.
 pub use rreg_oci::api::TokenResponse as IssuedToken;
 
+/// The longest lockout after failed logins, in failed-login windows (a power of two).
+const MAX_BACKOFF: u32 = 16;
+
+/// Failed logins of one key (an address, or an address and account).
+#[derive(Default)]
+struct Failures {
+    /// Failures within the window.
+    recent: VecDeque<Instant>,
+    /// Locked out until then.
+    locked_until: Option<Instant>,
+    /// Lockouts so far: the next lasts `2^lockouts` windows.
+    lockouts: u32,
+}
+
 /// Accounts, login and token issuance.
 pub struct Accounts {
     pub(crate) db: Db,
@@ -31,7 +45,7 @@ pub struct Accounts {
     /// Password checks in progress, by the same key as `logins`: concurrent logins with the same
     /// credentials wait for one argon2 check and then find it remembered.
     login_gates: Mutex<HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+    failures: Mutex<HashMap<String, Failures>>,
     /// Requests to the login endpoints per client address.
     login_rate: super::ratelimit::RateLimiter,
     /// Tokens whose signature was checked, by token text: clients reuse a token for many requests,
@@ -39,6 +53,8 @@ pub struct Accounts {
     verified: Mutex<HashMap<String, std::sync::Arc<Claims>>>,
     /// Whether this server speaks HTTPS itself (the derived token realm then says `https`).
     pub(crate) https: bool,
+    /// Addresses of reverse proxies whose `X-Forwarded-Proto` and `X-Forwarded-Host` are believed.
+    pub(crate) trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Most verified tokens remembered; beyond it the cache starts over.
@@ -84,6 +100,7 @@ impl Accounts {
             failures: Mutex::new(HashMap::new()),
             verified: Mutex::new(HashMap::new()),
             https: false,
+            trusted_proxies: Vec::new(),
             login_rate: super::ratelimit::RateLimiter::new(settings.login_rate_per_minute),
         };
         accounts.ensure_admin(data_dir).await?;
@@ -134,40 +151,74 @@ impl Accounts {
         &self.settings.service
     }
 
+    /// Whether requests from `peer` come through a configured reverse proxy.
+    pub fn trusts_proxy(&self, peer: &str) -> bool {
+        peer.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| self.trusted_proxies.contains(&ip))
+    }
+
     /// The configured realm, if any.
     pub fn realm(&self) -> Option<&str> {
         Some(self.settings.realm.as_str()).filter(|r| !r.is_empty())
     }
 
+    /// The longest wait any of `keys` is locked out for, in seconds.
     fn throttled(&self, keys: &[String]) -> Option<u64> {
-        let window = Duration::from_secs(self.settings.failed_login_window_secs.max(1));
-        let max = self.settings.max_failed_logins as usize;
-        let mut map = self.failures.lock().ok()?;
+        let map = self.failures.lock().ok()?;
         let now = Instant::now();
-        let mut retry = None;
-        for k in keys {
-            if let Some(q) = map.get_mut(k) {
-                while q.front().is_some_and(|t| now.duration_since(*t) > window) {
-                    q.pop_front();
-                }
-                if q.len() >= max {
-                    let wait = q
-                        .front()
-                        .map_or(window, |t| window.saturating_sub(now.duration_since(*t)));
-                    retry = Some(retry.unwrap_or(0u64).max(wait.as_secs().max(1)));
-                }
-            }
-        }
-        retry
+        keys.iter()
+            .filter_map(|k| map.get(k)?.locked_until)
+            .filter(|until| *until > now)
+            .map(|until| until.duration_since(now).as_secs_f64().ceil().max(1.0) as u64)
+            .max()
     }
 
+    /// Counts a failed login against `keys`: `auth.max_failed_logins` within the window lock the key
+    /// out for the window, and each further lockout of the same key lasts twice as long as the one
+    /// before (up to `MAX_BACKOFF` windows); a success forgets it.
     fn record_failure(&self, keys: &[String]) {
-        if let Ok(mut map) = self.failures.lock() {
+        let window = Duration::from_secs(self.settings.failed_login_window_secs.max(1));
+        let max = (self.settings.max_failed_logins as usize).max(1);
+        let Ok(mut map) = self.failures.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        if map.len() > 100_000 {
+            // Forget keys that are neither locked nor counting.
+            map.retain(|_, f| {
+                f.locked_until.is_some_and(|u| u > now)
+                    || f.recent.back().is_some_and(|t| now.duration_since(*t) < window)
+            });
             if map.len() > 100_000 {
                 map.clear();
             }
+        }
+        for k in keys {
+            let f = map.entry(k.clone()).or_default();
+            while f.recent.front().is_some_and(|t| now.duration_since(*t) > window) {
+                f.recent.pop_front();
+            }
+            f.recent.push_back(now);
+            if f.recent.len() >= max {
+                // A key quiet for long enough since its last lockout starts over.
+                if f.locked_until
+                    .is_some_and(|u| now.duration_since(u) > window.saturating_mul(MAX_BACKOFF))
+                {
+                    f.lockouts = 0;
+                }
+                let factor = 1u32 << f.lockouts.min(MAX_BACKOFF.trailing_zeros());
+                f.lockouts = f.lockouts.saturating_add(1);
+                f.locked_until = Some(now + window.saturating_mul(factor));
+                f.recent.clear();
+            }
+        }
+    }
+
+    /// A successful login forgets the failures of its keys.
+    fn record_success(&self, keys: &[String]) {
+        if let Ok(mut map) = self.failures.lock() {
             for k in keys {
-                map.entry(k.clone()).or_default().push_back(Instant::now());
+                map.remove(k);
             }
         }
     }
@@ -210,7 +261,10 @@ impl Accounts {
             row.filter(|_| ok).map(|r| principal(&r, None))
         };
         match result {
-            Some(p) => Ok(p),
+            Some(p) => {
+                self.record_success(&keys);
+                Ok(p)
+            }
             None => {
                 self.record_failure(&keys);
                 let _ = self.db.audit(user, "login.failed", user, "", addr).await;

@@ -50,50 +50,7 @@ impl Req {
     }
 }
 
-enum Route<'a> {
-    Base,
-    Catalog,
-    Tags(&'a str),
-    Uploads(&'a str, Option<&'a str>),
-    Blob(&'a str, &'a str),
-    Manifest(&'a str, &'a str),
-    Referrers(&'a str, &'a str),
-}
-
-fn route(path: &str) -> Option<Route<'_>> {
-    let rest = path.strip_prefix("/v2")?;
-    if rest.is_empty() || rest == "/" {
-        return Some(Route::Base);
-    }
-    let rest = rest.strip_prefix('/')?;
-    if rest == "_catalog" {
-        return Some(Route::Catalog);
-    }
-    // Split off up to three trailing segments and match on their shape.
-    let segs: Vec<&str> = rest.rsplitn(4, '/').collect();
-    // segs = [last, second-last, third-last, name-or-rest]
-    match segs.as_slice() {
-        ["list", "tags", ..] => Some(Route::Tags(rest.strip_suffix("/tags/list")?)),
-        ["uploads", "blobs", ..] | ["", "uploads", "blobs", ..] => {
-            let name = rest.strip_suffix('/').unwrap_or(rest).strip_suffix("/blobs/uploads")?;
-            Some(Route::Uploads(name, None))
-        }
-        [id, "uploads", "blobs", name] => Some(Route::Uploads(name, Some(id))),
-        [digest, "blobs", ..] => Some(Route::Blob(name_before(rest, "blobs", digest)?, digest)),
-        [reference, "manifests", ..] => Some(Route::Manifest(name_before(rest, "manifests", reference)?, reference)),
-        [digest, "referrers", ..] => Some(Route::Referrers(name_before(rest, "referrers", digest)?, digest)),
-        _ => None,
-    }
-}
-
-/// `rest` is `NAME/kind/last`: the name, if there is one (no slicing by computed lengths: a path
-/// like `/v2/blobs/x` has no name and must not underflow).
-fn name_before<'a>(rest: &'a str, kind: &str, last: &str) -> Option<&'a str> {
-    rest.strip_suffix(last)?
-        .strip_suffix('/')?
-        .strip_suffix(kind)?
-        .strip_suffix('/')
-}
+use rreg_oci::distribution::{endpoint as route, Endpoint as Route};
 
 /// Parses a repository name from the path.
 pub(crate) fn repo(name: &str) -> Result<RepoName, ApiError> {
@@ -144,6 +101,8 @@ pub(crate) struct Ctx<'a> {
     pub caller: Caller,
     pub accounts: &'a Accounts,
     pub addr: String,
+    /// The token realm of this request's challenges.
+    pub realm: String,
 }
 
 impl Ctx<'_> {
@@ -158,14 +117,14 @@ impl Ctx<'_> {
 
 /// The one access check of a `/v2` request: `401` with a challenge when the caller may not see the
 /// repository (whether or not it exists), `403 DENIED` when they may see it but not do this.
-async fn authorize(ctx: &Ctx<'_>, headers: &HeaderMap, need: Need<'_>) -> Result<(), ApiError> {
+async fn authorize(ctx: &Ctx<'_>, need: Need<'_>) -> Result<(), ApiError> {
     let accounts = ctx.accounts;
     if !accounts.enabled() {
         return Ok(());
     }
     match need {
         Need::Login => match ctx.caller {
-            Caller::Anonymous => Err(auth::challenge(accounts, headers, None, "authentication required")),
+            Caller::Anonymous => Err(auth::challenge(accounts, &ctx.realm, None, "authentication required")),
             _ => Ok(()),
         },
         Need::Catalog => match &ctx.caller {
@@ -173,7 +132,7 @@ async fn authorize(ctx: &Ctx<'_>, headers: &HeaderMap, need: Need<'_>) -> Result
             Caller::Bearer(c) if Caller::token_grants(c, "registry", "catalog", "*") => Ok(()),
             _ => Err(auth::challenge(
                 accounts,
-                headers,
+                &ctx.realm,
                 Some("registry:catalog:*"),
                 "authentication required",
             )),
@@ -198,7 +157,7 @@ async fn authorize(ctx: &Ctx<'_>, headers: &HeaderMap, need: Need<'_>) -> Result
             }
             Err(auth::challenge(
                 accounts,
-                headers,
+                &ctx.realm,
                 Some(&scope),
                 "authentication required",
             ))
@@ -237,17 +196,19 @@ async fn checked(state: &AppState, r: Route<'_>, req: Req, addr: String) -> ApiR
     {
         repo(n)?;
     }
+    let realm = auth::realm(&state.accounts, &req.headers, &addr);
     let caller = match auth::identify(&state.accounts, &req.headers, &addr).await {
         Ok(c) => c,
-        Err(ServiceError::Unauthorized(m)) => return Err(auth::challenge(&state.accounts, &req.headers, None, &m)),
+        Err(ServiceError::Unauthorized(m)) => return Err(auth::challenge(&state.accounts, &realm, None, &m)),
         Err(e) => return Err(e.into()),
     };
     let ctx = Ctx {
         caller,
         accounts: &state.accounts,
         addr,
+        realm,
     };
-    authorize(&ctx, &req.headers, need(&r, &req.method)).await?;
+    authorize(&ctx, need(&r, &req.method)).await?;
     handle(state, &ctx, r, req).await
 }
 
@@ -317,82 +278,4 @@ async fn handle(state: &AppState, ctx: &Ctx<'_>, r: Route<'_>, req: Req) -> ApiR
 
 fn unsupported(m: &Method) -> ApiError {
     ApiError::with_message(ErrorCode::Unsupported, format!("method {m} is not supported here"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn name_of(r: Option<Route<'_>>) -> String {
-        match r {
-            Some(Route::Base) => "base".into(),
-            Some(Route::Catalog) => "catalog".into(),
-            Some(Route::Tags(n)) => format!("tags {n}"),
-            Some(Route::Uploads(n, id)) => format!("uploads {n} {id:?}"),
-            Some(Route::Blob(n, d)) => format!("blob {n} {d}"),
-            Some(Route::Manifest(n, r)) => format!("manifest {n} {r}"),
-            Some(Route::Referrers(n, d)) => format!("referrers {n} {d}"),
-            None => "none".into(),
-        }
-    }
-
-    #[test]
-    fn splits_paths_by_their_tail() {
-        assert_eq!(name_of(route("/v2/")), "base");
-        assert_eq!(name_of(route("/v2")), "base");
-        assert_eq!(name_of(route("/v2/_catalog")), "catalog");
-        assert_eq!(name_of(route("/v2/a/tags/list")), "tags a");
-        assert_eq!(name_of(route("/v2/org/team/app/tags/list")), "tags org/team/app");
-        assert_eq!(name_of(route("/v2/a/b/blobs/uploads/")), "uploads a/b None");
-        assert_eq!(name_of(route("/v2/a/blobs/uploads")), "uploads a None");
-        assert_eq!(name_of(route("/v2/a/b/blobs/uploads/xyz")), "uploads a/b Some(\"xyz\")");
-        assert_eq!(name_of(route("/v2/a/b/c/blobs/sha256:00")), "blob a/b/c sha256:00");
-        assert_eq!(
-            name_of(route("/v2/a/blobs/x/manifests/latest")),
-            "manifest a/blobs/x latest"
-        );
-        assert_eq!(name_of(route("/v2/a/referrers/sha256:00")), "referrers a sha256:00");
-        assert_eq!(name_of(route("/v2/a")), "none");
-        assert_eq!(name_of(route("/v3/a/tags/list")), "none");
-    }
-
-    #[test]
-    fn no_path_shape_panics() {
-        // Every path of 0-5 segments over the words the router looks at (and empty segments).
-        let words = [
-            "",
-            "a",
-            "blobs",
-            "manifests",
-            "uploads",
-            "tags",
-            "list",
-            "referrers",
-            "_catalog",
-            "v2",
-        ];
-        let mut paths = vec![String::new()];
-        let mut all = Vec::new();
-        for _ in 0..5 {
-            let mut next = Vec::new();
-            for p in &paths {
-                for w in words {
-                    next.push(format!("{p}/{w}"));
-                }
-            }
-            all.extend(next.iter().cloned());
-            paths = next;
-        }
-        for p in &all {
-            let path = format!("/v2{p}");
-            let r = std::panic::catch_unwind(|| name_of(route(&path)));
-            assert!(r.is_ok(), "route({path:?}) panicked");
-            let r = std::panic::catch_unwind(|| name_of(route(&format!("/v2{p}/"))));
-            assert!(r.is_ok(), "route({path:?}/) panicked");
-        }
-        assert_eq!(name_of(route("/v2/blobs/x")), "none");
-        assert_eq!(name_of(route("/v2/manifests/x")), "none");
-        assert_eq!(name_of(route("/v2/referrers/x")), "none");
-        assert_eq!(name_of(route("/v2/tags/list")), "none");
-    }
 }
