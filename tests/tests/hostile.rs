@@ -457,6 +457,50 @@ async fn oversized_heads_are_refused() {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
+#[tokio::test]
+async fn sigterm_lets_requests_in_flight_finish() {
+    let mut s = TestServer::start().await;
+    let r = s
+        .client
+        .post(s.url("/v2/admin/app/blobs/uploads/"))
+        .send()
+        .await
+        .expect("start");
+    let loc = r.headers()["location"].to_str().expect("location").to_owned();
+    // A chunk whose body arrives over about two seconds.
+    let chunks = futures::stream::unfold(0u8, |i| async move {
+        if i == 4 {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        Some((Ok::<_, std::io::Error>(bytes::Bytes::from(vec![i; 1000])), i + 1))
+    });
+    let patch = s
+        .client
+        .patch(s.url(&loc))
+        .header("content-type", "application/octet-stream")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send();
+    let patch = tokio::spawn(patch);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let pid = s.child.id().expect("the server runs").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    // The request in flight is answered in full…
+    let r = patch.await.expect("task").expect("the upload in flight is answered");
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    assert_eq!(r.headers()["range"], "0-3999");
+    // …and the server then exits by itself, successfully.
+    let status = tokio::time::timeout(Duration::from_secs(40), s.child.wait())
+        .await
+        .expect("the server stops after its requests finished")
+        .expect("wait");
+    assert!(status.success(), "exit status {status}");
+}
+
 /// The realm of the `WWW-Authenticate` challenge for a raw request with extra headers.
 async fn realm_of(addr: &str, extra: &str) -> String {
     let req = format!("GET /v2/ HTTP/1.1\r\n{extra}Connection: close\r\n\r\n");
