@@ -41,29 +41,16 @@ impl RepoName {
 }
 
 fn valid_component(c: &str) -> bool {
-    let b = c.as_bytes();
     let alnum = |x: u8| x.is_ascii_lowercase() || x.is_ascii_digit();
-    if b.is_empty() || !alnum(b[0]) || !alnum(b[b.len() - 1]) {
+    let (Some(&first), Some(&last)) = (c.as_bytes().first(), c.as_bytes().last()) else {
         return false;
-    }
-    let mut i = 0;
-    while i < b.len() {
-        if alnum(b[i]) {
-            i += 1;
-            continue;
-        }
-        // A separator run: ".", "_", "__", or one or more "-".
-        let start = i;
-        while i < b.len() && !alnum(b[i]) {
-            i += 1;
-        }
-        let sep = &c[start..i];
-        let ok = sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-');
-        if !ok {
-            return false;
-        }
-    }
-    true
+    };
+    // Alphanumeric at both ends; between runs of them, separators: ".", "_", "__", or one or more "-".
+    alnum(first)
+        && alnum(last)
+        && c.split(|ch: char| ch.is_ascii_lowercase() || ch.is_ascii_digit())
+            .filter(|sep| !sep.is_empty())
+            .all(|sep| sep == "." || sep == "_" || sep == "__" || sep.bytes().all(|x| x == b'-'))
 }
 
 impl fmt::Display for RepoName {
