@@ -15,7 +15,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use crate::config::{Settings, StorageBackend};
 use crate::db::Db;
 use crate::routes::body::BodyIdle;
-use crate::routes::{self, AppState, HeadLimit};
+use crate::routes::{self, AppState, Edge};
 use crate::services::{Accounts, Limits, Registry, ServiceError};
 use crate::storage::Storage;
 
@@ -134,21 +134,22 @@ impl Application {
     pub async fn run(self) -> std::io::Result<()> {
         let state = web::Data::new(self.state);
         let idle = web::Data::new(BodyIdle(self.conn.body_idle_timeout));
-        let head = web::Data::new(HeadLimit(self.conn.max_header_bytes));
+        let edge = web::Data::new(Edge {
+            max_head: self.conn.max_header_bytes,
+            https: self.tls.is_some(),
+        });
         let to_https = web::Data::new(ToHttps(self.redirect.is_some().then_some(self.addr.port())));
         let server = HttpServer::new(move || {
-            // The last `wrap` is the outermost: plain-HTTP redirect, logging, security headers,
-            // the head limit; the panic guard is around the whole application.
+            // The last `wrap` is the outermost: the plain-HTTP redirect, then `edge` (head limit,
+            // security headers, request log); the panic guard is around the whole application.
             routes::CatchPanic(actix_service::IntoServiceFactory::into_factory(
                 App::new()
                     .app_data(state.clone())
                     .app_data(idle.clone())
-                    .app_data(head.clone())
+                    .app_data(edge.clone())
                     .app_data(to_https.clone())
                     .configure(routes::configure)
-                    .wrap(from_fn(routes::limit_head))
-                    .wrap(from_fn(routes::security_headers))
-                    .wrap(from_fn(routes::log_request))
+                    .wrap(from_fn(routes::edge))
                     .wrap(from_fn(redirect_plain)),
             ))
         })

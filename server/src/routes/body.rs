@@ -21,7 +21,9 @@ pub struct BodyIdle(pub Option<Duration>);
 /// A request body that ends with an error when no bytes arrive for the idle period.
 pub struct Body {
     payload: web::Payload,
-    idle: Option<(Duration, Pin<Box<Sleep>>)>,
+    idle: Option<Duration>,
+    /// Armed when the body first waits for the client (a request without a body never needs it).
+    timer: Option<Pin<Box<Sleep>>>,
     /// Set once the body stalled: it then ends.
     stalled: bool,
 }
@@ -29,13 +31,11 @@ pub struct Body {
 impl Body {
     /// The request's body with the server's idle limit.
     pub fn new(req: &HttpRequest, payload: web::Payload) -> Body {
-        let idle = req
-            .app_data::<web::Data<BodyIdle>>()
-            .and_then(|b| b.0)
-            .map(|d| (d, Box::pin(tokio::time::sleep(d))));
+        let idle = req.app_data::<web::Data<BodyIdle>>().and_then(|b| b.0);
         Body {
             payload,
             idle,
+            timer: None,
             stalled: false,
         }
     }
@@ -65,18 +65,19 @@ impl Stream for Body {
         }
         match this.payload.poll_next_unpin(cx) {
             Poll::Ready(Some(Ok(b))) => {
-                if let Some((d, sleep)) = this.idle.as_mut() {
-                    sleep.as_mut().reset(Instant::now() + *d);
+                if let (Some(d), Some(timer)) = (this.idle, this.timer.as_mut()) {
+                    timer.as_mut().reset(Instant::now() + d);
                 }
                 Poll::Ready(Some(Ok(b)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(std::io::Error::other(e.to_string())))),
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => {
-                let Some((d, sleep)) = this.idle.as_mut() else {
+                let Some(d) = this.idle else {
                     return Poll::Pending;
                 };
-                if sleep.as_mut().poll(cx).is_pending() {
+                let timer = this.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(d)));
+                if timer.as_mut().poll(cx).is_pending() {
                     return Poll::Pending;
                 }
                 let secs = d.as_secs();

@@ -120,22 +120,49 @@ fn panic_response() -> Response<BoxBody> {
 const UI_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                       connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// Security headers on every answer: `nosniff` (blob downloads included: nothing is rendered as
-/// what it is not), no framing, no referrer to other sites; the UI's Content-Security-Policy; HSTS
-/// when served over TLS.
-pub(crate) async fn security_headers(
+/// What every request goes through, in one layer: the head-size limit (`server.max_header_bytes`,
+/// `431`; the HTTP layer itself refuses heads over 128 KiB or with more than 96 headers), the
+/// security headers of every answer (`nosniff` — blob downloads included: nothing is rendered as
+/// what it is not —, no framing, no referrer to other sites; the UI's Content-Security-Policy;
+/// HSTS when served over TLS), and the request log line (method, path, status, bytes, duration).
+pub(crate) async fn edge(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let path = req.path();
-    let ui = path == "/" || path.starts_with("/ui");
-    let https = req.app_data::<web::Data<AppState>>().is_some_and(|s| s.accounts.https);
-    let mut resp = next.call(req).await?.map_into_boxed_body();
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+    let (max_head, https) = match req.app_data::<web::Data<Edge>>() {
+        Some(e) => (e.max_head, e.https),
+        None => (usize::MAX, false),
+    };
+    let head = req.headers().iter().fold(
+        req.uri().path_and_query().map_or(0, |p| p.as_str().len()),
+        |n, (k, v)| {
+            n.saturating_add(k.as_str().len())
+                .saturating_add(v.len())
+                .saturating_add(4)
+        },
+    );
+    let mut resp = if head > max_head {
+        let resp = HttpResponse::build(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+            .insert_header((header::CONNECTION, "close"))
+            .finish();
+        req.into_response(resp)
+    } else {
+        match next.call(req).await {
+            Ok(r) => r.map_into_boxed_body(),
+            Err(e) => {
+                log(&method, &path, e.as_response_error().status_code().as_u16(), 0, started);
+                return Err(e);
+            }
+        }
+    };
     let h = resp.headers_mut();
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    if ui {
+    if path == "/" || path.starts_with("/ui") {
         h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(UI_CSP));
     }
     if https {
@@ -144,54 +171,24 @@ pub(crate) async fn security_headers(
             HeaderValue::from_static("max-age=31536000"),
         );
     }
+    let bytes = match resp.response().body().size() {
+        actix_web::body::BodySize::Sized(n) => n,
+        _ => 0,
+    };
+    log(&method, &path, resp.status().as_u16(), bytes, started);
     Ok(resp)
 }
 
-/// Refuses request heads larger than `server.max_header_bytes` (request line and headers) with
-/// `431`; the HTTP layer itself refuses heads over 128 KiB or with more than 96 headers.
-pub(crate) async fn limit_head(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let max = req.app_data::<web::Data<HeadLimit>>().map_or(usize::MAX, |l| l.0);
-    let uri = req.uri().to_string().len();
-    let size = req.headers().iter().fold(uri, |n, (k, v)| {
-        n.saturating_add(k.as_str().len())
-            .saturating_add(v.len())
-            .saturating_add(4)
-    });
-    if size > max {
-        let resp = HttpResponse::build(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
-            .insert_header((header::CONNECTION, "close"))
-            .finish();
-        return Ok(req.into_response(resp));
-    }
-    Ok(next.call(req).await?.map_into_boxed_body())
+/// What `edge` needs of the configuration.
+#[derive(Clone, Copy)]
+pub struct Edge {
+    /// The largest request head accepted, in bytes (`server.max_header_bytes`).
+    pub max_head: usize,
+    /// Whether the server speaks HTTPS (HSTS).
+    pub https: bool,
 }
 
-/// The largest request head accepted, in bytes (`server.max_header_bytes`).
-#[derive(Clone, Copy)]
-pub struct HeadLimit(pub usize);
-
-/// Logs each request: method, path, status, response bytes, duration.
-pub(crate) async fn log_request(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let method = req.method().clone();
-    let path = req.path().to_owned();
-    let started = Instant::now();
-    let resp = next.call(req).await;
-    let (status, bytes) = match &resp {
-        Ok(r) => (
-            r.status().as_u16(),
-            match r.response().body().size() {
-                actix_web::body::BodySize::Sized(n) => n,
-                _ => 0,
-            },
-        ),
-        Err(e) => (e.as_response_error().status_code().as_u16(), 0),
-    };
+fn log(method: &actix_web::http::Method, path: &str, status: u16, bytes: u64, started: Instant) {
     tracing::info!(
         target: "rreg::http",
         %method,
@@ -201,7 +198,6 @@ pub(crate) async fn log_request(
         ms = started.elapsed().as_secs_f64() * 1000.0,
         "request"
     );
-    resp.map(ServiceResponse::map_into_boxed_body)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ const OCI_SUBJECT: HeaderName = HeaderName::from_static("oci-subject");
 
 /// Media types listed in the request's `Accept` headers, without parameters.
 fn accepted(req: &Req) -> Vec<String> {
-    req.headers
+    req.headers()
         .get_all(header::ACCEPT)
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))

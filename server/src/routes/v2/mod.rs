@@ -28,7 +28,7 @@ pub(crate) type ApiResult = Result<HttpResponse, ApiError>;
 /// The request parts a route may need.
 pub(crate) struct Req {
     pub method: Method,
-    pub headers: HeaderMap,
+    pub http: HttpRequest,
     pub query: Vec<(String, String)>,
     pub body: Body,
 }
@@ -39,9 +39,14 @@ impl Req {
         self.query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
+    /// The request's headers.
+    pub fn headers(&self) -> &HeaderMap {
+        self.http.headers()
+    }
+
     /// A header as a string, if present and valid.
     pub fn header(&self, name: impl header::AsHeaderName) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
+        self.headers().get(name).and_then(|v| v.to_str().ok())
     }
 
     /// `Content-Length`, if present.
@@ -101,11 +106,16 @@ pub(crate) struct Ctx<'a> {
     pub caller: Caller,
     pub accounts: &'a Accounts,
     pub addr: String,
-    /// The token realm of this request's challenges.
-    pub realm: String,
+    /// The request, for the realm of a challenge.
+    pub http: HttpRequest,
 }
 
 impl Ctx<'_> {
+    /// The token realm of this request's challenges.
+    fn realm(&self) -> String {
+        auth::realm(self.accounts, self.http.headers(), &self.addr)
+    }
+
     /// Records an action in the audit log; a failure to record is logged, not fatal.
     pub async fn audit(&self, action: &str, target: &str) {
         let actor = self.caller.name();
@@ -124,7 +134,7 @@ async fn authorize(ctx: &Ctx<'_>, need: Need<'_>) -> Result<(), ApiError> {
     }
     match need {
         Need::Login => match ctx.caller {
-            Caller::Anonymous => Err(auth::challenge(accounts, &ctx.realm, None, "authentication required")),
+            Caller::Anonymous => Err(auth::challenge(accounts, &ctx.realm(), None, "authentication required")),
             _ => Ok(()),
         },
         Need::Catalog => match &ctx.caller {
@@ -132,7 +142,7 @@ async fn authorize(ctx: &Ctx<'_>, need: Need<'_>) -> Result<(), ApiError> {
             Caller::Bearer(c) if Caller::token_grants(c, "registry", "catalog", "*") => Ok(()),
             _ => Err(auth::challenge(
                 accounts,
-                &ctx.realm,
+                &ctx.realm(),
                 Some("registry:catalog:*"),
                 "authentication required",
             )),
@@ -157,7 +167,7 @@ async fn authorize(ctx: &Ctx<'_>, need: Need<'_>) -> Result<(), ApiError> {
             }
             Err(auth::challenge(
                 accounts,
-                &ctx.realm,
+                &ctx.realm(),
                 Some(&scope),
                 "authentication required",
             ))
@@ -172,9 +182,9 @@ pub(crate) async fn dispatch(state: web::Data<AppState>, http: HttpRequest, payl
         .collect();
     let req = Req {
         method: http.method().clone(),
-        headers: http.headers().clone(),
         query,
         body: Body::new(&http, payload),
+        http: http.clone(),
     };
     let result = match route(http.path()) {
         None => Err(
@@ -196,17 +206,19 @@ async fn checked(state: &AppState, r: Route<'_>, req: Req, addr: String) -> ApiR
     {
         repo(n)?;
     }
-    let realm = auth::realm(&state.accounts, &req.headers, &addr);
-    let caller = match auth::identify(&state.accounts, &req.headers, &addr).await {
+    let caller = match auth::identify(&state.accounts, req.headers(), &addr).await {
         Ok(c) => c,
-        Err(ServiceError::Unauthorized(m)) => return Err(auth::challenge(&state.accounts, &realm, None, &m)),
+        Err(ServiceError::Unauthorized(m)) => {
+            let realm = auth::realm(&state.accounts, req.headers(), &addr);
+            return Err(auth::challenge(&state.accounts, &realm, None, &m));
+        }
         Err(e) => return Err(e.into()),
     };
     let ctx = Ctx {
         caller,
         accounts: &state.accounts,
         addr,
-        realm,
+        http: req.http.clone(),
     };
     authorize(&ctx, need(&r, &req.method)).await?;
     handle(state, &ctx, r, req).await
