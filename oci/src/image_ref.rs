@@ -84,13 +84,9 @@ impl ImageRef {
             None => (s, None),
         };
         // A ':' after the last '/' starts the tag.
-        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-        let (name, tag) = match rest[last_slash..].rfind(':') {
-            Some(i) => {
-                let at = last_slash + i;
-                (&rest[..at], Some(Tag::parse(&rest[at + 1..])?))
-            }
-            None => (rest, None),
+        let (name, tag) = match rest.rsplit_once(':') {
+            Some((name, tag)) if !tag.contains('/') => (name, Some(Tag::parse(tag)?)),
+            _ => (rest, None),
         };
         let (registry, path) = match name.split_once('/') {
             Some((first, remainder)) if is_host(first) => (first.to_owned(), remainder.to_owned()),

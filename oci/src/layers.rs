@@ -183,9 +183,9 @@ pub fn read_tar(r: impl Read) -> std::io::Result<LayerFiles> {
                 if n == 0 {
                     break;
                 }
-                hasher.update(&buf[..n]);
+                hasher.update(buf.get(..n).unwrap_or_default());
             }
-            Some(hex::encode(&hasher.finalize()[..8]))
+            Some(hex::encode(hasher.finalize().get(..8).unwrap_or_default()))
         } else {
             None
         };
@@ -205,8 +205,8 @@ pub fn read_tar(r: impl Read) -> std::io::Result<LayerFiles> {
             FileKind::Opaque => format!("\0o{}", e.path),
             _ => e.path.clone(),
         };
-        match index.get(&key) {
-            Some(&i) => entries[i] = e,
+        match index.get(&key).and_then(|&i| entries.get_mut(i)) {
+            Some(slot) => *slot = e,
             None => {
                 index.insert(key, entries.len());
                 entries.push(e);

@@ -1,6 +1,8 @@
 //! rreg-oci: the types rreg-server and the rreg client share — digests, repository names, references,
 //! media types, manifests and the OCI error envelope. Parsing only; no I/O.
 
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::string_slice))]
+
 pub mod api;
 pub mod compare;
 pub mod digest;

@@ -66,7 +66,9 @@ impl Stream for Body {
         match this.payload.poll_next_unpin(cx) {
             Poll::Ready(Some(Ok(b))) => {
                 if let (Some(d), Some(timer)) = (this.idle, this.timer.as_mut()) {
-                    timer.as_mut().reset(Instant::now() + d);
+                    if let Some(deadline) = Instant::now().checked_add(d) {
+                        timer.as_mut().reset(deadline);
+                    }
                 }
                 Poll::Ready(Some(Ok(b)))
             }

@@ -1,6 +1,12 @@
 //! HTTP only: the router, request logging, and the mapping of errors to responses. Handlers parse
 //! the request into rreg-oci types and call `services`; they never touch SQL or storage keys.
 
+// Request data is never indexed, sliced or counted unchecked here: a panic would be a dropped request.
+#![cfg_attr(
+    not(test),
+    deny(clippy::indexing_slicing, clippy::string_slice, clippy::arithmetic_side_effects)
+)]
+
 mod api;
 pub mod auth;
 pub mod body;

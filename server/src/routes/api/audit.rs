@@ -30,7 +30,7 @@ pub(super) async fn list(s: web::Data<AppState>, who: Who, params: Params) -> Ap
             .parse::<i64>()
             .map_err(|_| JsonError::bad_request(format!("before must be an entry id, not {b:?}")))?,
     };
-    let rows = Orgs::new(&s.accounts).audit(before, n + 1).await?;
+    let rows = Orgs::new(&s.accounts).audit(before, n.saturating_add(1)).await?;
     page(
         "/audit",
         &[],

@@ -49,7 +49,13 @@ pub(super) async fn list_repositories(s: web::Data<AppState>, who: Who, params: 
     let q = params.get("q").filter(|v| !v.is_empty());
     // The check is the listing's own filter: only what the caller may read is returned.
     let rows = Orgs::new(&s.accounts)
-        .list_repos(who.principal(), namespace, q, params.get("last").unwrap_or(""), n + 1)
+        .list_repos(
+            who.principal(),
+            namespace,
+            q,
+            params.get("last").unwrap_or(""),
+            n.saturating_add(1),
+        )
         .await?;
     let names: Vec<String> = rows.iter().map(|r| r.name.clone()).collect();
     let stats = s.registry.repo_stats(&names).await?;
@@ -253,7 +259,7 @@ async fn tags(s: &AppState, name: &RepoName, params: &Params) -> ApiResult {
             Some(parsed.ok_or_else(|| JsonError::bad_request("last: use the cursor of the Link header"))?)
         }
     };
-    let rows = s.registry.tags_page(name, order, after, n + 1).await?;
+    let rows = s.registry.tags_page(name, order, after, n.saturating_add(1)).await?;
     let path = format!("/repositories/{name}/-/tags");
     let cursor: fn(&TagInfo) -> String = match order {
         TagOrder::Name => |t| t.name.clone(),
@@ -346,7 +352,7 @@ async fn files(s: &AppState, name: &RepoName, digest: &Digest, params: &Params, 
     let rows: Vec<FileEntry> = entries
         .into_iter()
         .filter(|e| e.path.as_str() > last)
-        .take(n as usize + 1)
+        .take(usize::try_from(n).unwrap_or(0).saturating_add(1))
         .map(|mut e| {
             e.path.remove(0);
             e

@@ -39,7 +39,7 @@ pub(super) async fn list(s: web::Data<AppState>, who: Who, params: Params) -> Ap
     let me = who.user()?;
     let n = params.page_size()?;
     let rows = Orgs::new(&s.accounts)
-        .list(me, params.get("last").unwrap_or(""), n + 1)
+        .list(me, params.get("last").unwrap_or(""), n.saturating_add(1))
         .await?;
     page("/orgs", &[], ("last", |o: &Org| o.name.clone()), n, rows, view)
 }

@@ -58,7 +58,7 @@ pub(super) async fn list(s: web::Data<AppState>, who: Who, params: Params) -> Ap
     require_admin(me)?;
     let n = params.page_size()?;
     let rows = Orgs::new(&s.accounts)
-        .list_users(params.get("last").unwrap_or(""), n + 1)
+        .list_users(params.get("last").unwrap_or(""), n.saturating_add(1))
         .await?;
     page("/users", &[], ("last", |u: &UserInfo| u.name.clone()), n, rows, view)
 }

@@ -299,21 +299,23 @@ async fn logout(s: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
 /// Sizes as Docker prints them (decimal units, three significant digits).
 pub(crate) fn size(n: i64) -> String {
     let n = n.max(0) as f64;
-    let units = ["B", "kB", "MB", "GB", "TB"];
     let mut v = n;
-    let mut i = 0;
-    while v >= 1000.0 && i + 1 < units.len() {
+    let mut unit = "B";
+    for u in ["kB", "MB", "GB", "TB"] {
+        if v < 1000.0 {
+            break;
+        }
         v /= 1000.0;
-        i += 1;
+        unit = u;
     }
-    if i == 0 {
+    if unit == "B" {
         format!("{n} B")
     } else if v >= 100.0 {
-        format!("{v:.0} {}", units[i])
+        format!("{v:.0} {unit}")
     } else if v >= 10.0 {
-        format!("{v:.1} {}", units[i])
+        format!("{v:.1} {unit}")
     } else {
-        format!("{v:.2} {}", units[i])
+        format!("{v:.2} {unit}")
     }
 }
 
@@ -323,7 +325,7 @@ pub(crate) fn ago(ms: Option<i64>) -> Markup {
         return html! { "—" };
     };
     let exact = crate::services::accounts::rfc3339(ms.div_euclid(1000));
-    let secs = (crate::db::now_ms() - ms).max(0) / 1000;
+    let secs = crate::db::now_ms().saturating_sub(ms).max(0) / 1000;
     let text = match secs {
         0..=59 => "just now".to_owned(),
         60..=3599 => plural(secs / 60, "minute"),

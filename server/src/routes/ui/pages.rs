@@ -92,7 +92,7 @@ pub(super) async fn home(s: web::Data<AppState>, req: HttpRequest, lq: web::Quer
         Err(e) => return service_error(e, who.as_ref()),
     };
     let more = rows.len() as i64 > PAGE;
-    let rows = &rows[..rows.len().min(PAGE as usize)];
+    let rows = rows.get(..PAGE as usize).unwrap_or(rows.as_slice());
     let names: Vec<String> = rows.iter().map(|r| r.name.clone()).collect();
     let stats = match s.registry.repo_stats(&names).await {
         Ok(st) => st,
@@ -282,7 +282,7 @@ async fn repo_page(
         Err(e) => return service_error(e, who),
     };
     let more = tags.len() as i64 > PAGE;
-    let tags = &tags[..tags.len().min(PAGE as usize)];
+    let tags = tags.get(..PAGE as usize).unwrap_or(tags.as_slice());
     let base = format!("/ui/r/{}", repo.name);
     let visibility = repo.visibility.as_str();
     // The tags as a select's options, one of them selected.

@@ -37,12 +37,12 @@ pub(super) async fn get(reg: &Registry, name: RepoName, digest: Digest, req: Req
     }
     let range = req.header(header::RANGE).and_then(parse_range);
     let (info, served, body) = reg.get_blob(&name, &digest, range).await?;
-    let len = served.end - served.start;
+    let len = served.end.saturating_sub(served.start);
     let mut resp = if range.is_some() {
         let mut r = HttpResponse::PartialContent();
         r.insert_header((
             header::CONTENT_RANGE,
-            format!("bytes {}-{}/{}", served.start, served.end - 1, info.size),
+            format!("bytes {}-{}/{}", served.start, served.end.saturating_sub(1), info.size),
         ));
         r
     } else {

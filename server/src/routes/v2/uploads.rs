@@ -74,7 +74,7 @@ fn chunk_bounds(req: &Req) -> Result<(Option<u64>, Option<u64>), ApiError> {
             let (start, end) = content_range(v).ok_or_else(|| {
                 ApiError::with_message(ErrorCode::RangeInvalid, format!("invalid Content-Range {v:?}"))
             })?;
-            let len = (end - start).checked_add(1).ok_or_else(|| {
+            let len = end.checked_sub(start).and_then(|d| d.checked_add(1)).ok_or_else(|| {
                 ApiError::with_message(ErrorCode::RangeInvalid, format!("invalid Content-Range {v:?}"))
             })?;
             if req.content_length().is_some_and(|cl| cl != len) {
