@@ -179,9 +179,13 @@ async fn collector_in_a_loop_beside_concurrent_pushes_retags_and_deletes() {
     let grace = "2";
     let grace_secs: u64 = 2;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Collections completed so far: the writers go on until the collector has run beside them a few
+    // times (progress, not a clock, decides how long the test runs).
+    let gc_runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     // The collector: a loop of `rreg-server gc` processes.
     let gc_loop = {
         let stop = stop.clone();
+        let gc_runs = gc_runs.clone();
         let mut cmd_args: Vec<std::process::Command> = Vec::new();
         for _ in 0..200 {
             let mut c = srv.command("gc");
@@ -197,6 +201,7 @@ async fn collector_in_a_loop_beside_concurrent_pushes_retags_and_deletes() {
                 let out = c.output().expect("gc");
                 assert!(out.status.success(), "gc: {}", String::from_utf8_lossy(&out.stderr));
                 runs += 1;
+                gc_runs.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 std::thread::sleep(Duration::from_millis(50));
             }
             runs
@@ -210,12 +215,14 @@ async fn collector_in_a_loop_beside_concurrent_pushes_retags_and_deletes() {
         let base = srv.base.clone();
         let shared = shared.clone();
         let srv_url = move |p: &str| format!("{base}{p}");
+        let gc_runs = gc_runs.clone();
         writers.push(tokio::spawn(async move {
             let repo = format!("load/w{w}");
             let mut tags: BTreeMap<String, String> = BTreeMap::new();
-            let deadline = Instant::now() + Duration::from_secs(12);
+            // At least 9 images each (28 remaining tags in all), and on until the collector has
+            // completed 3 runs beside them; a collector that never completes stops them at 2,000.
             let mut i = 0;
-            while Instant::now() < deadline {
+            while (i < 9 || gc_runs.load(std::sync::atomic::Ordering::Relaxed) < 3) && i < 2000 {
                 i += 1;
                 let own = format!("worker {w} image {i}").into_bytes();
                 let config = format!(r#"{{"w":{w},"i":{i}}}"#).into_bytes();
